@@ -1,0 +1,166 @@
+"""Elementwise kernels: unary/binary ops per dtype, select_n, convert_element_type, bitcast_convert_type."""
+
+from __future__ import annotations
+
+from grilly.core.backend.vulkan.kernels.common import bits, code, launch, pack, register, size
+from grilly.core.errors import BackendError
+
+
+def _unary(name: str):
+    kname = f"unary_{name}_"
+
+    def impl(rt, bufs, out_avals, **params):
+        x, (av,) = bufs[0], out_avals
+        out = rt.empty(av)
+        c = code(name, x.dtype)
+        launch(
+            rt,
+            kname + c,
+            size(av),
+            pack("QQIi", x.addr, out.addr, size(av), int(params.get("y", 0))),
+            (x,),
+            (out,),
+        )
+        return [out]
+
+    return impl
+
+
+def _binary(name: str):
+    kname = f"binary_{name}_"
+
+    def impl(rt, bufs, out_avals, **params):
+        a, b = bufs
+        av = out_avals[0]
+        out = rt.empty(av)
+        launch(
+            rt,
+            kname + code(name, a.dtype),
+            size(av),
+            pack("QQQI", a.addr, b.addr, out.addr, size(av)),
+            (a, b),
+            (out,),
+        )
+        return [out]
+
+    return impl
+
+
+def _nextafter(rt, bufs, out_avals):
+    a, b = bufs
+    av = out_avals[0]
+    out = rt.empty(av)
+    launch(
+        rt,
+        "nextafter_" + code("nextafter", a.dtype, ("f32", "f16", "bf16")),
+        size(av),
+        pack("QQQI", a.addr, b.addr, out.addr, size(av)),
+        (a, b),
+        (out,),
+    )
+    return [out]
+
+
+def _select_n(rt, bufs, out_avals):
+    which, cases = bufs[0], bufs[1:]
+    av = out_avals[0]
+    if len(cases) == 1:
+        return [cases[0]]
+    if len(cases) > 8:
+        raise BackendError(f"select_n on Vulkan takes at most 8 cases, got {len(cases)}")
+    out = rt.empty(av)
+    addrs = [c.addr for c in cases] + [0] * (8 - len(cases))
+    w = "bool" if which.dtype.kind == "b" else "i32"
+    pc = pack(
+        "QQ8QIII",
+        which.addr,
+        out.addr,
+        *addrs,
+        size(av),
+        len(cases),
+        int(which.nbytes // which.dtype.itemsize == 1 and size(av) != 1),
+    )
+    launch(rt, f"select_n_b{bits(av.dtype)}_{w}", size(av), pc, (which, *cases), (out,))
+    return [out]
+
+
+def _convert(rt, bufs, out_avals, *, new_dtype):
+    x, av = bufs[0], out_avals[0]
+    src, dst = code("convert_element_type", x.dtype), code("convert_element_type", new_dtype)
+    if src == dst:
+        return [x]
+    out = rt.empty(av)
+    launch(rt, f"convert_{src}_{dst}", size(av), pack("QQI", x.addr, out.addr, size(av)), (x,), (out,))
+    return [out]
+
+
+def _bitcast(rt, bufs, out_avals, *, new_dtype):
+    return [bufs[0].alias(out_avals[0].dtype)]
+
+
+def register_elementwise() -> None:
+    from grilly.lax import elementwise as E
+
+    for name in (
+        "neg",
+        "sign",
+        "floor",
+        "ceil",
+        "round",
+        "exp",
+        "exp2",
+        "log",
+        "expm1",
+        "log1p",
+        "tanh",
+        "logistic",
+        "sin",
+        "cos",
+        "tan",
+        "asin",
+        "acos",
+        "atan",
+        "sinh",
+        "cosh",
+        "asinh",
+        "acosh",
+        "atanh",
+        "sqrt",
+        "rsqrt",
+        "cbrt",
+        "abs",
+        "erf",
+        "erf_inv",
+        "not",
+        "is_finite",
+        "integer_pow",
+    ):
+        register(getattr(E, f"{name}_p"), _unary(name))
+    for name in (
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "rem",
+        "pow",
+        "max",
+        "min",
+        "atan2",
+        "eq",
+        "ne",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "and",
+        "or",
+        "xor",
+        "shift_left",
+        "shift_right_arithmetic",
+        "shift_right_logical",
+    ):
+        register(getattr(E, f"{name}_p"), _binary(name))
+    register(E.nextafter_p, _nextafter)
+    register(E.select_n_p, _select_n)
+    register(E.convert_element_type_p, _convert)
+    register(E.bitcast_convert_type_p, _bitcast)

@@ -1,0 +1,223 @@
+"""Device memory: large blocks, sub-allocated with first-fit free lists; buffers addressed by device address.
+
+A ``DeviceBuffer`` is what an ``Array`` holds. When it is garbage collected its range goes back to the pool,
+but only once the GPU has finished the last submission that used it (``last_use``, a timeline value).
+"""
+
+from __future__ import annotations
+
+import bisect
+
+from grilly.core.backend.vulkan._vk import check, ffi, lib, vk
+from grilly.core.errors import OutOfMemoryError
+
+ALIGN = 256
+BUFFER_USAGE_SHADER_DEVICE_ADDRESS = 0x00020000  # missing from the binding's constants
+MEMORY_ALLOCATE_DEVICE_ADDRESS = 0x2
+BLOCK = 64 << 20
+
+
+def _usage() -> int:
+    return (
+        vk.VK_BUFFER_USAGE_STORAGE_BUFFER_BIT
+        | vk.VK_BUFFER_USAGE_TRANSFER_SRC_BIT
+        | vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT
+        | BUFFER_USAGE_SHADER_DEVICE_ADDRESS
+    )
+
+
+class Block:
+    """One VkDeviceMemory with one VkBuffer over all of it; ``free`` is a sorted list of [offset, size]."""
+
+    __slots__ = ("mem", "buffer", "addr", "size", "free", "ptr", "used")
+
+    def __init__(self, mem, buffer, addr: int, size: int, ptr):
+        self.mem, self.buffer, self.addr, self.size, self.ptr = mem, buffer, addr, size, ptr
+        self.free = [[0, size]]
+        self.used = 0
+
+    def take(self, n: int) -> int | None:
+        for i, (off, sz) in enumerate(self.free):
+            if sz >= n:
+                if sz == n:
+                    del self.free[i]
+                else:
+                    self.free[i] = [off + n, sz - n]
+                self.used += n
+                return off
+        return None
+
+    def give(self, off: int, n: int) -> None:
+        self.used -= n
+        i = bisect.bisect_left(self.free, [off, 0])
+        self.free.insert(i, [off, n])
+        if i + 1 < len(self.free) and off + n == self.free[i + 1][0]:  # merge with the next range
+            self.free[i][1] += self.free.pop(i + 1)[1]
+        if i > 0 and self.free[i - 1][0] + self.free[i - 1][1] == off:  # and with the previous one
+            self.free[i - 1][1] += self.free.pop(i)[1]
+
+
+class Pool:
+    """Blocks of one memory type. ``host`` pools are persistently mapped."""
+
+    def __init__(self, rt, type_index: int, heap_size: int, mapped: bool, name: str):
+        self.rt, self.type_index, self.heap_size, self.mapped, self.name = (
+            rt,
+            type_index,
+            heap_size,
+            mapped,
+            name,
+        )
+        self.blocks: list[Block] = []
+        self.reserved = 0
+        self.in_use = 0
+
+    def _new_block(self, size: int) -> Block:
+        dev = self.rt.device
+        if self.reserved + size > self.heap_size:
+            raise OutOfMemoryError(
+                f"{self.name}: {size} bytes requested, {self.reserved} of the heap's "
+                f"{self.heap_size} already reserved"
+            )
+        binfo = ffi.new(
+            "VkBufferCreateInfo*",
+            {
+                "sType": vk.VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+                "size": size,
+                "usage": _usage(),
+                "sharingMode": vk.VK_SHARING_MODE_EXCLUSIVE,
+            },
+        )
+        pbuf = ffi.new("VkBuffer*")
+        check(lib.vkCreateBuffer(dev, binfo, ffi.NULL, pbuf), "vkCreateBuffer")
+        buf = pbuf[0]
+        flags = ffi.new(
+            "VkMemoryAllocateFlagsInfo*",
+            {
+                "sType": vk.VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_FLAGS_INFO,
+                "flags": MEMORY_ALLOCATE_DEVICE_ADDRESS,
+            },
+        )
+        reqs = ffi.new("VkMemoryRequirements*")
+        lib.vkGetBufferMemoryRequirements(dev, buf, reqs)
+        ainfo = ffi.new(
+            "VkMemoryAllocateInfo*",
+            {
+                "sType": vk.VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+                "pNext": flags,
+                "allocationSize": reqs.size,
+                "memoryTypeIndex": self.type_index,
+            },
+        )
+        pmem = ffi.new("VkDeviceMemory*")
+        r = lib.vkAllocateMemory(dev, ainfo, ffi.NULL, pmem)
+        if r != 0:
+            lib.vkDestroyBuffer(dev, buf, ffi.NULL)
+            raise OutOfMemoryError(f"{self.name}: vkAllocateMemory of {size} bytes failed (VkResult {r})")
+        mem = pmem[0]
+        check(lib.vkBindBufferMemory(dev, buf, mem, 0), "vkBindBufferMemory")
+        ainfo2 = ffi.new(
+            "VkBufferDeviceAddressInfo*",
+            {"sType": vk.VK_STRUCTURE_TYPE_BUFFER_DEVICE_ADDRESS_INFO, "buffer": buf},
+        )
+        addr = int(lib.vkGetBufferDeviceAddress(dev, ainfo2))
+        ptr = None
+        if self.mapped:
+            pp = ffi.new("void**")
+            check(lib.vkMapMemory(dev, mem, 0, size, 0, pp), "vkMapMemory")
+            ptr = ffi.cast("char*", pp[0])
+        block = Block(mem, buf, addr, size, ptr)
+        self.blocks.append(block)
+        self.reserved += size
+        return block
+
+    def alloc(self, n: int) -> tuple[Block, int]:
+        n = (n + ALIGN - 1) // ALIGN * ALIGN
+        for b in self.blocks:
+            off = b.take(n)
+            if off is not None:
+                self.in_use += n
+                return b, off
+        try:
+            b = self._new_block(max(n, BLOCK))
+        except OutOfMemoryError:
+            if n > self.heap_size:
+                raise
+            self.rt.reclaim(wait=True)  # finish pending work, return deferred ranges, drop empty blocks
+            for b in self.blocks:
+                off = b.take(n)
+                if off is not None:
+                    self.in_use += n
+                    return b, off
+            b = self._new_block(max(n, BLOCK) if max(n, BLOCK) + self.reserved <= self.heap_size else n)
+        self.in_use += n
+        return b, b.take(n)
+
+    def free(self, block: Block, off: int, n: int) -> None:
+        n = (n + ALIGN - 1) // ALIGN * ALIGN
+        block.give(off, n)
+        self.in_use -= n
+        if block.used == 0 and (block.size > BLOCK or sum(1 for b in self.blocks if b.used == 0) > 1):
+            self._destroy(block)
+
+    def trim(self) -> None:
+        for b in [b for b in self.blocks if b.used == 0]:
+            self._destroy(b)
+
+    def _destroy(self, b: Block) -> None:
+        dev = self.rt.device
+        if b.ptr is not None:
+            lib.vkUnmapMemory(dev, b.mem)
+        lib.vkDestroyBuffer(dev, b.buffer, ffi.NULL)
+        lib.vkFreeMemory(dev, b.mem, ffi.NULL)
+        self.blocks.remove(b)
+        self.reserved -= b.size
+
+
+class DeviceBuffer:
+    """A range of device memory holding one array's bytes (immutable once written by its producer)."""
+
+    __slots__ = (
+        "rt",
+        "pool",
+        "block",
+        "offset",
+        "nbytes",
+        "addr",
+        "last_use",
+        "host",
+        "dtype",
+        "base",
+        "__weakref__",
+    )
+
+    def __init__(self, rt, pool: Pool | None, nbytes: int, dtype=None):
+        self.block = None
+        self.rt, self.pool, self.nbytes, self.last_use, self.host = rt, pool, nbytes, 0, None
+        self.dtype, self.base = dtype, None
+        if nbytes and pool is not None:
+            self.block, self.offset = pool.alloc(nbytes)
+            self.addr = self.block.addr + self.offset
+        else:
+            self.block, self.offset, self.addr = None, 0, 0
+
+    def alias(self, dtype) -> DeviceBuffer:
+        """The same bytes seen as another dtype of the same size (bitcasts); keeps this buffer alive."""
+        a = DeviceBuffer(self.rt, None, self.nbytes, dtype)
+        a.block, a.offset, a.addr, a.last_use = self.block, self.offset, self.addr, self.last_use
+        a.base = self
+        return a
+
+    def view(self):
+        """The mapped bytes (host-visible pools only)."""
+        return ffi.buffer(self.block.ptr + self.offset, self.nbytes)
+
+    def __del__(self):
+        if self.base is not None:  # an alias: the owner frees the memory, after this alias's last use too
+            if self.last_use > self.base.last_use:
+                self.base.last_use = self.last_use
+        elif self.block is not None:
+            try:
+                self.rt.release(self.pool, self.block, self.offset, self.nbytes, self.last_use)
+            except Exception:  # interpreter shutdown
+                pass

@@ -1,0 +1,215 @@
+"""The process-wide Vulkan runtime: device, memory pools, command stream and pipelines in one object."""
+
+from __future__ import annotations
+
+import atexit
+import math
+import sys
+
+import numpy as np
+
+from grilly.core.backend.vulkan import device as D
+from grilly.core.backend.vulkan._vk import IMPORT_ERROR, ffi, lib, vk
+from grilly.core.backend.vulkan.memory import DeviceBuffer, Pool
+from grilly.core.backend.vulkan.pipelines import Pipelines
+from grilly.core.backend.vulkan.stream import Stream
+from grilly.core.errors import BackendError
+
+_runtime: list = []
+
+
+def _memory_types(pdev):
+    props = ffi.new("VkPhysicalDeviceMemoryProperties*")
+    lib.vkGetPhysicalDeviceMemoryProperties(pdev, props)
+    types = [
+        (i, props.memoryTypes[i].propertyFlags, props.memoryTypes[i].heapIndex)
+        for i in range(props.memoryTypeCount)
+    ]
+    heaps = [props.memoryHeaps[i].size for i in range(props.memoryHeapCount)]
+    return types, heaps
+
+
+def _pick_types(pdev):
+    types, heaps = _memory_types(pdev)
+    DL, HV, HC, HCA = (
+        vk.VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT,
+        vk.VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT,
+        vk.VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+        vk.VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
+    )
+    dev = [t for t in types if t[1] & DL]
+    dev.sort(key=lambda t: (bool(t[1] & HV), t[0]))  # prefer device-local memory that is not host-visible
+    host = [t for t in types if (t[1] & (HV | HC)) == (HV | HC)]
+    host.sort(key=lambda t: (not (t[1] & HCA), t[0]))  # cached host memory makes downloads fast
+    if not dev or not host:
+        raise BackendError("the Vulkan device lacks device-local or host-visible coherent memory")
+    return dev[0], host[0], heaps
+
+
+class Runtime:
+    def __init__(self):
+        if IMPORT_ERROR is not None:
+            raise BackendError(f"the Vulkan binding could not be loaded: {IMPORT_ERROR}")
+        self.validation = D._env_flag("GRILLY_VK_VALIDATION")
+        self.instance, self.messenger = D.create_instance(self.validation)
+        info = D.select(D.list_devices(self.instance))
+        if info is None:
+            raise BackendError(
+                "no usable Vulkan device (set ALLOW_CPU_VULKAN=1 to allow a CPU implementation)"
+            )
+        self.info = info
+        self.features = info.features
+        self.props = vk.vkGetPhysicalDeviceProperties(info.handle)
+        lim = self.props.limits
+        self.limits = {
+            "timestampPeriod": float(lim.timestampPeriod),
+            "maxGroups": [int(lim.maxComputeWorkGroupCount[i]) for i in range(3)],
+            "maxInvocations": int(lim.maxComputeWorkGroupInvocations),
+            "maxShared": int(lim.maxComputeSharedMemorySize),
+        }
+        sub = ffi.new(
+            "VkPhysicalDeviceSubgroupProperties*",
+            {"sType": vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES},
+        )
+        p2 = ffi.new(
+            "VkPhysicalDeviceProperties2*",
+            {"sType": vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, "pNext": sub},
+        )
+        lib.vkGetPhysicalDeviceProperties2(info.handle, p2)
+        self.subgroup_size = int(sub.subgroupSize)
+        self.device, self.queue, self.family = D.create_device(info)
+        (dti, dflags, dheap), (hti, hflags, hheap), heaps = _pick_types(info.handle)
+        hv = vk.VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | vk.VK_MEMORY_PROPERTY_HOST_COHERENT_BIT
+        self.unified = (dflags & hv) == hv  # device memory is mappable: no staging copies needed
+        self.device_pool = Pool(self, dti, heaps[dheap], self.unified, "device memory")
+        self.host_pool = (
+            self.device_pool if self.unified else Pool(self, hti, heaps[hheap], True, "staging memory")
+        )
+        self.pipelines = Pipelines(self)
+        self.layout = self.pipelines.layout
+        self.stream = Stream(self, D._env_flag("GRILLY_PROFILE"))
+        self.deferred: dict[int, list] = {}  # last_use -> [(pool, block, offset, nbytes)] waiting for the GPU
+        atexit.register(self.shutdown)
+
+    # ---- memory
+    def alloc(self, nbytes: int, dtype=None) -> DeviceBuffer:
+        if self.deferred and self.stream.poll() >= min(self.deferred):
+            self.reclaim(wait=False)
+        return DeviceBuffer(self, self.device_pool, nbytes, dtype)
+
+    def empty(self, aval) -> DeviceBuffer:
+        """An uninitialised device buffer for an output of abstract value ``aval``."""
+        return self.alloc(math.prod(aval.shape) * aval.dtype.itemsize, aval.dtype)
+
+    def release(self, pool, block, offset, nbytes, last_use) -> None:
+        if last_use <= self.stream.completed:
+            pool.free(block, offset, nbytes)
+        else:
+            self.deferred.setdefault(last_use, []).append((pool, block, offset, nbytes))
+
+    def reclaim(self, wait: bool) -> None:
+        """Return ranges whose last use has finished; with ``wait``, finish all work and trim empty blocks."""
+        if wait:
+            self.stream.finish()
+        done = self.stream.poll()
+        for v in [v for v in self.deferred if v <= done]:
+            for pool, block, offset, nbytes in self.deferred.pop(v):
+                pool.free(block, offset, nbytes)
+        if wait:
+            self.device_pool.trim()
+            if self.host_pool is not self.device_pool:
+                self.host_pool.trim()
+
+    def memory_stats(self) -> dict:
+        """Bytes in use and reserved in device memory (after returning finished ranges)."""
+        self.reclaim(wait=False)
+        p = self.device_pool
+        return {
+            "in_use": p.in_use,
+            "reserved": p.reserved,
+            "blocks": len(p.blocks),
+            "deferred": len(self.deferred),
+        }
+
+    # ---- transfers
+    def upload(self, a: np.ndarray) -> DeviceBuffer:
+        buf = self.alloc(a.nbytes, a.dtype)
+        if not a.nbytes:
+            return buf
+        src = a.reshape(-1).view(np.uint8)
+        if self.unified:
+            np.copyto(np.frombuffer(buf.view(), np.uint8), src)
+            return buf
+        st = DeviceBuffer(self, self.host_pool, a.nbytes)
+        np.copyto(np.frombuffer(st.view(), np.uint8), src)
+        self.stream.copy(st.block.buffer, st.offset, buf.block.buffer, buf.offset, a.nbytes, [st], [buf])
+        return buf
+
+    def download(self, buf: DeviceBuffer, dtype, shape) -> np.ndarray:
+        if not buf.nbytes:
+            return np.zeros(shape, dtype)
+        if self.unified:
+            self.stream.wait(buf.last_use)
+            return np.frombuffer(buf.view(), dtype).reshape(shape).copy()
+        st = DeviceBuffer(self, self.host_pool, buf.nbytes)
+        self.stream.copy(buf.block.buffer, buf.offset, st.block.buffer, st.offset, buf.nbytes, [buf], [st])
+        self.stream.wait(st.last_use)
+        return np.frombuffer(st.view(), dtype).reshape(shape).copy()
+
+    # ---- kernels
+    def dispatch(self, name: str, spec: tuple, groups, pc: bytes, reads, writes) -> None:
+        """Record one dispatch of kernel ``name``; ``pc`` is the packed push-constant block."""
+        self.stream.dispatch(self.pipelines.get(name, spec), name, groups, pc, reads, writes)
+
+    def grid(self, n_groups: int) -> tuple[int, int, int]:
+        """A 2-D grid of ``n_groups`` workgroups (shaders flatten it with gl_NumWorkGroups.x)."""
+        mx = min(self.limits["maxGroups"][0], 65535)
+        if n_groups <= mx:
+            return (n_groups, 1, 1)
+        return (mx, (n_groups + mx - 1) // mx, 1)
+
+    # ---- shutdown
+    def shutdown(self) -> None:
+        if not _runtime or _runtime[0] is not self:
+            return
+        try:
+            self.stream.finish()
+            self.pipelines.save()
+            if self.stream.profile:
+                print_profile(self.stream.kernel_times)
+        except Exception:
+            pass
+
+
+def print_profile(times: dict) -> None:
+    if not times:
+        return
+    rows = sorted(times.items(), key=lambda kv: -kv[1][1])
+    total = sum(t for _, t in times.values()) or 1.0
+    out = [f"{'kernel':<40} {'calls':>8} {'total ms':>10} {'mean us':>9} {'%':>6}"]
+    for name, (n, ns) in rows:
+        out.append(f"{name:<40} {n:>8} {ns / 1e6:>10.3f} {ns / 1e3 / n:>9.2f} {100 * ns / total:>6.1f}")
+    sys.stderr.write("grilly GPU profile (timestamp queries)\n" + "\n".join(out) + "\n")
+
+
+def get_runtime() -> Runtime:
+    if not _runtime:
+        _runtime.append(Runtime())
+    return _runtime[0]
+
+
+def probe() -> bool:
+    """Whether a usable Vulkan device exists: quiet, exception-free, no device is created."""
+    if IMPORT_ERROR is not None:
+        return False
+    if _runtime:
+        return True
+    try:
+        app = vk.VkApplicationInfo(apiVersion=vk.VK_MAKE_VERSION(1, 2, 0))
+        inst = vk.vkCreateInstance(vk.VkInstanceCreateInfo(pApplicationInfo=app), None)
+        try:
+            return D.select(D.list_devices(inst)) is not None
+        finally:
+            vk.vkDestroyInstance(inst, None)
+    except Exception:
+        return False

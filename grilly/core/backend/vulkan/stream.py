@@ -1,0 +1,284 @@
+"""The command stream: dispatches are recorded into the current command buffer and submitted in batches.
+
+A global memory barrier goes in only when the next command touches a buffer written since the last barrier.
+Each submission signals the next value of one timeline semaphore; buffers remember the value of the last
+submission that used them, so memory is recycled only after the GPU is done with it.
+"""
+
+from __future__ import annotations
+
+from grilly.core.backend.vulkan._vk import check, ffi, lib, vk
+
+MAX_RECORDED = 256  # dispatches per command buffer before it is submitted (so the GPU starts early)
+_ALL_STAGES = None
+
+
+class _Slot:
+    __slots__ = ("cmd", "value", "queries", "names")
+
+    def __init__(self, cmd, queries):
+        self.cmd, self.value, self.queries, self.names = cmd, 0, queries, []
+
+
+class Stream:
+    def __init__(self, rt, profile: bool):
+        self.rt, self.dev, self.queue, self.profile = rt, rt.device, rt.queue, profile
+        tinfo = ffi.new(
+            "VkSemaphoreTypeCreateInfo*",
+            {
+                "sType": vk.VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO,
+                "semaphoreType": vk.VK_SEMAPHORE_TYPE_TIMELINE,
+            },
+        )
+        sinfo = ffi.new(
+            "VkSemaphoreCreateInfo*", {"sType": vk.VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO, "pNext": tinfo}
+        )
+        psem = ffi.new("VkSemaphore*")
+        check(lib.vkCreateSemaphore(self.dev, sinfo, ffi.NULL, psem), "vkCreateSemaphore")
+        self.sem = psem[0]
+        pinfo = ffi.new(
+            "VkCommandPoolCreateInfo*",
+            {
+                "sType": vk.VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+                "queueFamilyIndex": rt.family,
+                "flags": vk.VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+            },
+        )
+        ppool = ffi.new("VkCommandPool*")
+        check(lib.vkCreateCommandPool(self.dev, pinfo, ffi.NULL, ppool), "vkCreateCommandPool")
+        self.pool = ppool[0]
+        self.free_slots: list[_Slot] = []
+        self.inflight: list[_Slot] = []
+        self.cur: _Slot | None = None
+        self.count = 0
+        self.submitted = 0
+        self.completed = 0
+        self.dirty: set[int] = set()
+        self.kernel_times: dict[str, list] = {}
+        # preallocated structs for the hot path
+        self._barrier = ffi.new(
+            "VkMemoryBarrier*",
+            {
+                "sType": vk.VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                "srcAccessMask": vk.VK_ACCESS_SHADER_WRITE_BIT | vk.VK_ACCESS_TRANSFER_WRITE_BIT,
+                "dstAccessMask": (
+                    vk.VK_ACCESS_SHADER_READ_BIT
+                    | vk.VK_ACCESS_SHADER_WRITE_BIT
+                    | vk.VK_ACCESS_TRANSFER_READ_BIT
+                    | vk.VK_ACCESS_TRANSFER_WRITE_BIT
+                ),
+            },
+        )
+        self._stages = vk.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | vk.VK_PIPELINE_STAGE_TRANSFER_BIT
+        self._begin = ffi.new(
+            "VkCommandBufferBeginInfo*",
+            {
+                "sType": vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                "flags": vk.VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+            },
+        )
+        self._pc = ffi.new("char[256]")
+        self._pcbuf = ffi.buffer(self._pc)
+        self._region = ffi.new("VkBufferCopy*")
+        self._sig_value = ffi.new("uint64_t[1]")
+        self._timeline_info = ffi.new(
+            "VkTimelineSemaphoreSubmitInfo*",
+            {
+                "sType": vk.VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO,
+                "signalSemaphoreValueCount": 1,
+                "pSignalSemaphoreValues": self._sig_value,
+            },
+        )
+        self._psem = ffi.new("VkSemaphore[1]", [self.sem])
+        self._pcmd = ffi.new("VkCommandBuffer[1]")
+        self._submit = ffi.new(
+            "VkSubmitInfo*",
+            {
+                "sType": vk.VK_STRUCTURE_TYPE_SUBMIT_INFO,
+                "pNext": self._timeline_info,
+                "commandBufferCount": 1,
+                "pCommandBuffers": self._pcmd,
+                "signalSemaphoreCount": 1,
+                "pSignalSemaphores": self._psem,
+            },
+        )
+        self._wait_value = ffi.new("uint64_t[1]")
+        self._wait_info = ffi.new(
+            "VkSemaphoreWaitInfo*",
+            {
+                "sType": vk.VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO,
+                "semaphoreCount": 1,
+                "pSemaphores": self._psem,
+                "pValues": self._wait_value,
+            },
+        )
+        self._counter = ffi.new("uint64_t*")
+        self.period = rt.limits["timestampPeriod"]
+
+    # ---- recording
+    @property
+    def pending(self) -> int:
+        """The timeline value the commands being recorded now will signal."""
+        return self.submitted + 1
+
+    def _slot(self) -> _Slot:
+        if self.free_slots:
+            return self.free_slots.pop()
+        self.poll()
+        if self.free_slots:
+            return self.free_slots.pop()
+        ainfo = ffi.new(
+            "VkCommandBufferAllocateInfo*",
+            {
+                "sType": vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                "commandPool": self.pool,
+                "level": vk.VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                "commandBufferCount": 1,
+            },
+        )
+        pcmd = ffi.new("VkCommandBuffer*")
+        check(lib.vkAllocateCommandBuffers(self.dev, ainfo, pcmd), "vkAllocateCommandBuffers")
+        queries = None
+        if self.profile:
+            qinfo = ffi.new(
+                "VkQueryPoolCreateInfo*",
+                {
+                    "sType": vk.VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                    "queryType": vk.VK_QUERY_TYPE_TIMESTAMP,
+                    "queryCount": 2 * MAX_RECORDED,
+                },
+            )
+            pq = ffi.new("VkQueryPool*")
+            check(lib.vkCreateQueryPool(self.dev, qinfo, ffi.NULL, pq), "vkCreateQueryPool")
+            queries = pq[0]
+        return _Slot(pcmd[0], queries)
+
+    def cmd(self):
+        """The command buffer being recorded (begun on first use)."""
+        if self.cur is None:
+            s = self._slot()
+            check(lib.vkBeginCommandBuffer(s.cmd, self._begin), "vkBeginCommandBuffer")
+            if s.queries is not None:
+                lib.vkCmdResetQueryPool(s.cmd, s.queries, 0, 2 * MAX_RECORDED)
+            self.cur = s
+        return self.cur.cmd
+
+    def _hazard(self, bufs) -> None:
+        dirty = self.dirty
+        if dirty:
+            for b in bufs:
+                if b.addr in dirty:
+                    lib.vkCmdPipelineBarrier(
+                        self.cur.cmd,
+                        self._stages,
+                        self._stages,
+                        0,
+                        1,
+                        self._barrier,
+                        0,
+                        ffi.NULL,
+                        0,
+                        ffi.NULL,
+                    )
+                    dirty.clear()
+                    return
+
+    def dispatch(self, pipeline, name: str, groups, pc: bytes, reads, writes) -> None:
+        cmd = self.cmd()
+        self._hazard(reads)
+        self._hazard(writes)
+        pending = self.submitted + 1
+        for b in reads:
+            b.last_use = pending
+        for b in writes:
+            b.last_use = pending
+            self.dirty.add(b.addr)
+        lib.vkCmdBindPipeline(cmd, vk.VK_PIPELINE_BIND_POINT_COMPUTE, pipeline)
+        if pc:
+            self._pcbuf[0 : len(pc)] = pc
+            lib.vkCmdPushConstants(cmd, self.rt.layout, vk.VK_SHADER_STAGE_COMPUTE_BIT, 0, len(pc), self._pc)
+        s = self.cur
+        if s.queries is not None:
+            q = 2 * len(s.names)
+            s.names.append(name)
+            lib.vkCmdWriteTimestamp(cmd, vk.VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, s.queries, q)
+            lib.vkCmdDispatch(cmd, groups[0], groups[1], groups[2])
+            lib.vkCmdWriteTimestamp(cmd, vk.VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, s.queries, q + 1)
+        else:
+            lib.vkCmdDispatch(cmd, groups[0], groups[1], groups[2])
+        self.count += 1
+        if self.count >= MAX_RECORDED:
+            self.submit()
+
+    def copy(self, src_buffer, src_off: int, dst_buffer, dst_off: int, n: int, reads, writes) -> None:
+        """Record a buffer-to-buffer copy (uploads and downloads through staging)."""
+        cmd = self.cmd()
+        self._hazard(reads)
+        self._hazard(writes)
+        pending = self.submitted + 1
+        for b in reads:
+            b.last_use = pending
+        for b in writes:
+            b.last_use = pending
+            self.dirty.add(b.addr)
+        r = self._region
+        r.srcOffset, r.dstOffset, r.size = src_off, dst_off, n
+        lib.vkCmdCopyBuffer(cmd, src_buffer, dst_buffer, 1, r)
+
+    # ---- submission and completion
+    def submit(self) -> None:
+        s = self.cur
+        if s is None:
+            return
+        check(lib.vkEndCommandBuffer(s.cmd), "vkEndCommandBuffer")
+        self.submitted += 1
+        s.value = self.submitted
+        self._sig_value[0] = s.value
+        self._pcmd[0] = s.cmd
+        check(lib.vkQueueSubmit(self.queue, 1, self._submit, ffi.NULL), "vkQueueSubmit")
+        self.inflight.append(s)
+        self.cur, self.count = None, 0
+        self.dirty.clear()  # a submission boundary orders everything before it
+
+    def poll(self) -> int:
+        """The timeline value the GPU has reached; recycles finished command buffers."""
+        if self.completed < self.submitted:
+            check(
+                lib.vkGetSemaphoreCounterValue(self.dev, self.sem, self._counter),
+                "vkGetSemaphoreCounterValue",
+            )
+            self.completed = int(self._counter[0])
+        while self.inflight and self.inflight[0].value <= self.completed:
+            s = self.inflight.pop(0)
+            if s.queries is not None and s.names:
+                self._collect(s)
+            check(lib.vkResetCommandBuffer(s.cmd, 0), "vkResetCommandBuffer")
+            self.free_slots.append(s)
+        return self.completed
+
+    def wait(self, value: int) -> None:
+        """Block until the GPU has reached ``value`` (submitting the current recording if needed)."""
+        if value > self.submitted:
+            self.submit()
+        if value > self.completed:
+            self._wait_value[0] = value
+            check(lib.vkWaitSemaphores(self.dev, self._wait_info, 2**64 - 1), "vkWaitSemaphores")
+            self.completed = max(self.completed, value)
+        self.poll()
+
+    def finish(self) -> None:
+        self.submit()
+        self.wait(self.submitted)
+
+    def _collect(self, s: _Slot) -> None:
+        n = 2 * len(s.names)
+        data = ffi.new("uint64_t[]", n)
+        r = lib.vkGetQueryPoolResults(
+            self.dev, s.queries, 0, n, 8 * n, data, 8, vk.VK_QUERY_RESULT_64_BIT | vk.VK_QUERY_RESULT_WAIT_BIT
+        )
+        if r == 0:
+            for i, name in enumerate(s.names):
+                t = self.kernel_times.setdefault(name, [0, 0.0])
+                t[0] += 1
+                t[1] += (data[2 * i + 1] - data[2 * i]) * self.period
+        s.names.clear()

@@ -1,0 +1,346 @@
+#!/usr/bin/env python3
+"""Compile grilly's GLSL compute shaders to SPIR-V (grilly/shaders/spv) and keep manifest.json current.
+
+Every ``grilly/shaders/<family>/<name>.comp`` is one kernel, or a template expanded into variants (per dtype,
+per op) by the tables below: each variant is the template's text with ``#define`` lines inserted after
+``#version``, compiled to ``spv/<variant>.spv``. The manifest maps each variant to the sha256 of its generated
+text plus the text of every file it includes, so ``--check`` can tell stale or missing SPIR-V without a
+compiler. Shaders whose first lines say ``// compiler: glslang`` (cooperative matrices) use
+/work/shared/glslang/glslang or $GLSLANG; the rest use glslc. Target: Vulkan 1.2.
+
+usage: python scripts/compile_shaders.py [--check] [--only SUBSTRING] [-j N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1] / "grilly" / "shaders"
+SPV = ROOT / "spv"
+MANIFEST = SPV / "manifest.json"
+
+# ---- dtypes: storage type, compute type, load/store conversions
+DTYPES = {
+    "f32": ("float", "float", "(v)", "(v)", "f", 32),
+    "f16": ("float16_t", "float", "float(v)", "float16_t(v)", "f", 16),
+    "bf16": ("uint16_t", "float", "bf16_to_f32(v)", "f32_to_bf16(v)", "f", 16),
+    "i32": ("int", "int", "(v)", "(v)", "i", 32),
+    "u32": ("uint", "uint", "(v)", "(v)", "u", 32),
+    "i16": ("int16_t", "int", "int(v)", "int16_t(v)", "i", 16),
+    "u16": ("uint16_t", "uint", "uint(v)", "uint16_t(v)", "u", 16),
+    "i8": ("int8_t", "int", "int(v)", "int8_t(v)", "i", 8),
+    "u8": ("uint8_t", "uint", "uint(v)", "uint8_t(v)", "u", 8),
+    "bool": ("uint8_t", "uint", "uint(v)", "uint8_t(v)", "b", 8),
+}
+FLOATS = ("f32", "f16", "bf16")
+INTS = ("i32", "u32", "i16", "u16", "i8", "u8")
+ALL = FLOATS + INTS + ("bool",)
+BITS_T = {8: "uint8_t", 16: "uint16_t", 32: "uint", 64: "uint64_t"}
+
+
+def dtype_defines(prefix: str, code: str) -> dict:
+    st, ct, load, store, kind, bits = DTYPES[code]
+    return {
+        f"{prefix}_ST": st,
+        f"{prefix}_CT": ct,
+        f"{prefix}_LOAD(v)": load,
+        f"{prefix}_STORE(v)": store,
+        f"{prefix}_BITS": str(bits),
+        f"{prefix}_UMASK": f"0x{(1 << bits) - 1:X}u",
+        f"{prefix}_IS_FLOAT": "1" if kind == "f" else "0",
+    }
+
+
+# ---- elementwise op tables: kind ("f", "i", "u", "b") -> GLSL expression on the compute type
+F = lambda e: {"f": e}  # noqa: E731
+UNARY = {
+    "neg": {"f": "-x", "i": "-x", "u": "(0u - x)"},
+    "sign": {"f": "sign_(x)", "i": "sign(x)", "u": "(x > 0u ? 1u : 0u)"},
+    "floor": F("floor(x)"),
+    "ceil": F("ceil(x)"),
+    "round": F("roundEven(x)"),
+    "exp": F("exp(x)"),
+    "exp2": F("exp2(x)"),
+    "log": F("(x < 0.0 ? F_NAN : log(x))"),
+    "expm1": F("expm1_(x)"),
+    "log1p": F("(x < -1.0 ? F_NAN : log1p_(x))"),
+    "tanh": F("tanh_(x)"),
+    "logistic": F("(1.0 / (1.0 + exp(-x)))"),
+    "sin": F("sin(x)"),
+    "cos": F("cos(x)"),
+    "tan": F("tan(x)"),
+    "asin": F("(abs(x) > 1.0 ? F_NAN : asin(x))"),
+    "acos": F("(abs(x) > 1.0 ? F_NAN : acos(x))"),
+    "atan": F("atan(x)"),
+    "sinh": F("sinh_(x)"),
+    "cosh": F("cosh_(x)"),
+    "asinh": F("asinh_(x)"),
+    "acosh": F("acosh_(x)"),
+    "atanh": F("atanh_(x)"),
+    "sqrt": F("(x < 0.0 ? F_NAN : sqrt(x))"),
+    "rsqrt": F("(x < 0.0 ? F_NAN : 1.0 / sqrt(x))"),
+    "cbrt": F("cbrt_(x)"),
+    "abs": {"f": "abs(x)", "i": "abs(x)", "u": "x"},
+    "erf": F("erf_(x)"),
+    "erf_inv": F("erf_inv_(x)"),
+    "not": {"i": "~x", "u": "~x", "b": "(x ^ 1u)"},
+    "integer_pow": {"f": "ipow_f(x, pc.k)", "i": "ipow_i(x, pc.k)", "u": "ipow_u(x, pc.k)"},
+}
+BOOL_OUT_UNARY = {"is_finite": F("((isinf(x) || isnan(x)) ? 0u : 1u)")}
+_arith = lambda e: {"f": e, "i": e, "u": e}  # noqa: E731
+BINARY = {
+    "add": _arith("a + b"),
+    "sub": _arith("a - b"),
+    "mul": _arith("a * b"),
+    "div": {"f": "a / b", "i": "idiv_(a, b)", "u": "udiv_(a, b)"},
+    "rem": {"f": "rem_(a, b)", "i": "irem_(a, b)", "u": "urem_(a, b)"},
+    "pow": F("pow_(a, b)"),
+    "atan2": F("atan2_(a, b)"),
+    "max": {"f": "max_(a, b)", "i": "max(a, b)", "u": "max(a, b)", "b": "max(a, b)"},
+    "min": {"f": "min_(a, b)", "i": "min(a, b)", "u": "min(a, b)", "b": "min(a, b)"},
+    "and": {"i": "a & b", "u": "a & b", "b": "a & b"},
+    "or": {"i": "a | b", "u": "a | b", "b": "a | b"},
+    "xor": {"i": "a ^ b", "u": "a ^ b", "b": "a ^ b"},
+    "shift_left": {
+        "i": "((b >= 0 && b < A_BITS) ? (a << b) : 0)",
+        "u": "((b < uint(A_BITS)) ? (a << b) : 0u)",
+    },
+    "shift_right_arithmetic": {
+        "i": "(a >> ((b < 0 || b >= A_BITS) ? A_BITS - 1 : b))",
+        "u": "(a >> ((b >= uint(A_BITS)) ? uint(A_BITS - 1) : b))",
+    },
+    "shift_right_logical": {
+        "i": "((b >= 0 && b < A_BITS) ? int((uint(a) & A_UMASK) >> uint(b)) : 0)",
+        "u": "((b < uint(A_BITS)) ? (a >> b) : 0u)",
+    },
+}
+_cmp = lambda e: {"f": e, "i": e, "u": e, "b": e}  # noqa: E731
+COMPARE = {
+    "eq": _cmp("uint(a == b)"),
+    "ne": _cmp("uint(!(a == b))"),
+    "lt": _cmp("uint(a < b)"),
+    "le": _cmp("uint(a <= b)"),
+    "gt": _cmp("uint(a > b)"),
+    "ge": _cmp("uint(a >= b)"),
+}
+
+
+def _conv_expr(src: str, dst: str) -> str:
+    sk, dk = DTYPES[src][4], DTYPES[dst][4]
+    dct = DTYPES[dst][1]
+    if dk == "b":
+        return {"f": "uint(!(x == 0.0))", "i": "uint(x != 0)", "u": "uint(x != 0u)", "b": "x"}[sk]
+    if sk == "f" and dk in "iu":
+        bits = DTYPES[dst][5]
+        lo, hi = {
+            ("i", 32): ("-2147483648.0", "2147483520.0"),
+            ("u", 32): ("0.0", "4294967040.0"),
+            ("i", 16): ("-32768.0", "32767.0"),
+            ("u", 16): ("0.0", "65535.0"),
+            ("i", 8): ("-128.0", "127.0"),
+            ("u", 8): ("0.0", "255.0"),
+        }[(dk, bits)]
+        return f"{dct}(clamp(trunc(isnan(x) ? 0.0 : x), {lo}, {hi}))"
+    return f"{dct}(x)"
+
+
+def elementwise_variants() -> list[tuple[str, str, dict]]:
+    out = []
+    for table, out_bool, tmpl in (
+        (UNARY, False, "unary"),
+        (BOOL_OUT_UNARY, True, "unary"),
+        (BINARY, False, "binary"),
+        (COMPARE, True, "binary"),
+    ):
+        for op, exprs in table.items():
+            for code in ALL:
+                kind = DTYPES[code][4]
+                if kind not in exprs:
+                    continue
+                d = dtype_defines("A", code) | dtype_defines("O", "bool" if out_bool else code)
+                d["OP(x)" if tmpl == "unary" else "OP(a, b)"] = exprs[kind]
+                out.append((f"{tmpl}_{op}_{code}", f"elementwise/{tmpl}.comp", d))
+    for src in ALL:
+        for dst in ALL:
+            if src != dst:
+                d = dtype_defines("A", src) | dtype_defines("O", dst) | {"CONV(x)": _conv_expr(src, dst)}
+                out.append((f"convert_{src}_{dst}", "elementwise/convert.comp", d))
+    nb = {
+        "f32": ("uint", "uintBitsToFloat(u)", "0x7FC00000u", "0x80000000u"),
+        "f16": ("uint16_t", "unpackHalf2x16(u).x", "0x7E00u", "0x8000u"),
+        "bf16": ("uint16_t", "uintBitsToFloat(u << 16)", "0x7FC0u", "0x8000u"),
+    }
+    for code, (bt, tof, nan, sign) in nb.items():
+        out.append(
+            (
+                f"nextafter_{code}",
+                "elementwise/nextafter.comp",
+                {"BITS_T": bt, "TOF(u)": tof, "NANBITS": nan, "SIGNBIT": sign},
+            )
+        )
+    for bits in (8, 16, 32, 64):
+        for w, wst in (("bool", "uint8_t"), ("i32", "int")):
+            out.append(
+                (f"select_n_b{bits}_{w}", "elementwise/select_n.comp", {"BITS_T": BITS_T[bits], "W_ST": wst})
+            )
+    return out
+
+
+def bits_variants(template: str, prefix: str, widths=(8, 16, 32, 64)):
+    """One variant per element width, moving raw bits (copies, gathers, permutations)."""
+    return [(f"{prefix}_b{w}", template, {"BITS_T": BITS_T[w], "BITS": str(w)}) for w in widths]
+
+
+def dtype_variants(template: str, prefix: str, codes, extra=None):
+    return [(f"{prefix}_{c}", template, dtype_defines("A", c) | (extra or {})) for c in codes]
+
+
+# Families other than elementwise register their variants here: template path -> list of variants.
+EXTRA: list = []
+
+
+def all_variants() -> list[tuple[str, str, dict]]:
+    """(variant name, template path relative to shaders/, defines) for every kernel."""
+    vs = elementwise_variants() + list(EXTRA)
+    templated = {t for _, t, _ in vs}
+    for p in sorted(ROOT.rglob("*.comp")):
+        rel = p.relative_to(ROOT).as_posix()
+        if rel not in templated and not rel.startswith("include/"):
+            vs.append((p.stem, rel, {}))
+    return vs
+
+
+# ---- generation, hashing, compilation
+_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+
+
+def _includes(path: Path, seen=None) -> list[Path]:
+    seen = seen if seen is not None else []
+    for inc in _INCLUDE.findall(path.read_text()):
+        q = (path.parent / inc).resolve()
+        if q not in seen:
+            seen.append(q)
+            _includes(q, seen)
+    return seen
+
+
+def generate(template: str, defines: dict) -> str:
+    text = (ROOT / template).read_text()
+    lines = text.split("\n")
+    assert lines[0].startswith("#version"), f"{template}: the first line must be #version"
+    defs = [f"#define {k} {v}" for k, v in defines.items()]
+    return "\n".join([lines[0], "#extension GL_GOOGLE_include_directive : require", *defs, *lines[1:]])
+
+
+def variant_hash(template: str, defines: dict) -> str:
+    h = hashlib.sha256(generate(template, defines).encode())
+    for inc in _includes(ROOT / template):
+        h.update(inc.relative_to(ROOT).as_posix().encode())
+        h.update(inc.read_text().encode())
+    return h.hexdigest()
+
+
+def _compiler(text: str) -> list[str]:
+    if "// compiler: glslang" in text[:400]:
+        tool = os.environ.get("GLSLANG", "/work/shared/glslang/glslang")
+        return [tool, "-V", "--target-env", "vulkan1.2", "-S", "comp"]
+    tool = shutil.which("glslc") or "glslc"
+    return [tool, "--target-env=vulkan1.2", "-fshader-stage=compute", "-O"]
+
+
+def compile_one(name: str, template: str, defines: dict) -> str | None:
+    text = generate(template, defines)
+    src_dir = (ROOT / template).parent
+    with tempfile.TemporaryDirectory() as td:
+        src = Path(td) / f"{name}.comp"
+        src.write_text(text)
+        cmd = _compiler(text)
+        out = SPV / f"{name}.spv"
+        if cmd[0].endswith("glslc"):
+            cmd += [f"-I{src_dir}", str(src), "-o", str(out)]
+        else:
+            cmd += [f"-I{src_dir}", str(src), "-o", str(out)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            return f"{name} ({template}):\n{r.stdout}{r.stderr}"
+    return None
+
+
+def load_manifest() -> dict:
+    try:
+        return json.loads(MANIFEST.read_text())
+    except (OSError, ValueError):
+        return {"variants": {}}
+
+
+def stale(variants) -> list[str]:
+    man = load_manifest()["variants"]
+    bad = []
+    for name, tmpl, defs in variants:
+        entry = man.get(name)
+        if (
+            entry is None
+            or entry.get("sha256") != variant_hash(tmpl, defs)
+            or not (SPV / f"{name}.spv").exists()
+        ):
+            bad.append(name)
+    return bad
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--check", action="store_true", help="exit 1 if any SPIR-V is missing or stale")
+    ap.add_argument("--only", default="", help="compile only variants whose name contains this")
+    ap.add_argument("--force", action="store_true", help="recompile even if the manifest says current")
+    ap.add_argument("-j", type=int, default=os.cpu_count() or 2)
+    args = ap.parse_args()
+    variants = all_variants()
+    names = [v[0] for v in variants]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        print(f"duplicate variant names: {sorted(dup)}", file=sys.stderr)
+        return 2
+    todo = set(stale(variants)) if not args.force else set(names)
+    if args.check:
+        extra = set(load_manifest()["variants"]) - set(names)
+        if todo or extra:
+            print(
+                f"stale or missing SPIR-V: {sorted(todo)[:20]}{' ...' if len(todo) > 20 else ''}; "
+                f"removed variants still listed: {sorted(extra)[:20]}",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{len(names)} SPIR-V variants are current")
+        return 0
+    work = [v for v in variants if v[0] in todo and args.only in v[0]]
+    SPV.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(args.j) as ex:
+        errors = [e for e in ex.map(lambda v: compile_one(*v), work) if e]
+    for e in errors:
+        print(e, file=sys.stderr)
+    man = load_manifest()["variants"]
+    failed = {e.split(" ", 1)[0] for e in errors}
+    for name, tmpl, defs in variants:
+        if name in todo and args.only in name and name not in failed:
+            man[name] = {"source": tmpl, "defines": defs, "sha256": variant_hash(tmpl, defs)}
+    man = {k: man[k] for k in sorted(man) if k in set(names)}
+    for p in SPV.glob("*.spv"):
+        if p.stem not in man:
+            p.unlink()
+    MANIFEST.write_text(json.dumps({"target": "vulkan1.2", "variants": man}, indent=1, sort_keys=True) + "\n")
+    print(f"compiled {len(work) - len(errors)} of {len(work)} variants ({len(names)} in all)")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
