@@ -206,7 +206,10 @@ def dtype_variants(template: str, prefix: str, codes, extra=None):
 
 
 # Families other than elementwise register their variants here: template path -> list of variants.
-EXTRA: list = []
+EXTRA: list = [
+    *bits_variants("copy/strided.comp", "copy_strided"),
+    *dtype_variants("copy/iota.comp", "iota", ALL),
+]
 
 
 def all_variants() -> list[tuple[str, str, dict]]:

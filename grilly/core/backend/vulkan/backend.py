@@ -21,7 +21,7 @@ class VulkanBackend(Backend):
         register_all()
 
     def from_numpy(self, a: np.ndarray) -> DeviceBuffer:
-        return self.rt.upload(np.ascontiguousarray(a))
+        return self.rt.upload(a if a.flags.c_contiguous else np.array(a, order="C"))
 
     def to_numpy(self, buf: DeviceBuffer, aval) -> np.ndarray:
         if buf.host is not None:

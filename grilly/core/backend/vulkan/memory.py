@@ -177,35 +177,24 @@ class Pool:
 class DeviceBuffer:
     """A range of device memory holding one array's bytes (immutable once written by its producer)."""
 
-    __slots__ = (
-        "rt",
-        "pool",
-        "block",
-        "offset",
-        "nbytes",
-        "addr",
-        "last_use",
-        "host",
-        "dtype",
-        "base",
-        "__weakref__",
-    )
+    __slots__ = ("rt", "pool", "block", "offset", "nbytes", "addr", "last_use", "host", "dtype", "shape", "base",
+                 "__weakref__")
 
-    def __init__(self, rt, pool: Pool | None, nbytes: int, dtype=None):
+    def __init__(self, rt, pool: Pool | None, nbytes: int, dtype=None, shape=()):
         self.block = None
         self.rt, self.pool, self.nbytes, self.last_use, self.host = rt, pool, nbytes, 0, None
-        self.dtype, self.base = dtype, None
+        self.dtype, self.shape, self.base = dtype, shape, None
         if nbytes and pool is not None:
             self.block, self.offset = pool.alloc(nbytes)
             self.addr = self.block.addr + self.offset
         else:
             self.block, self.offset, self.addr = None, 0, 0
 
-    def alias(self, dtype) -> DeviceBuffer:
-        """The same bytes seen as another dtype of the same size (bitcasts); keeps this buffer alive."""
-        a = DeviceBuffer(self.rt, None, self.nbytes, dtype)
+    def alias(self, dtype, shape) -> DeviceBuffer:
+        """The same bytes seen with another shape or same-size dtype (reshape, bitcast); keeps this one alive."""
+        a = DeviceBuffer(self.rt, None, self.nbytes, dtype, shape)
         a.block, a.offset, a.addr, a.last_use = self.block, self.offset, self.addr, self.last_use
-        a.base = self
+        a.base = self if self.base is None else self.base
         return a
 
     def view(self):

@@ -92,14 +92,14 @@ class Runtime:
         atexit.register(self.shutdown)
 
     # ---- memory
-    def alloc(self, nbytes: int, dtype=None) -> DeviceBuffer:
+    def alloc(self, nbytes: int, dtype=None, shape=()) -> DeviceBuffer:
         if self.deferred and self.stream.poll() >= min(self.deferred):
             self.reclaim(wait=False)
-        return DeviceBuffer(self, self.device_pool, nbytes, dtype)
+        return DeviceBuffer(self, self.device_pool, nbytes, dtype, shape)
 
     def empty(self, aval) -> DeviceBuffer:
         """An uninitialised device buffer for an output of abstract value ``aval``."""
-        return self.alloc(math.prod(aval.shape) * aval.dtype.itemsize, aval.dtype)
+        return self.alloc(math.prod(aval.shape) * aval.dtype.itemsize, aval.dtype, aval.shape)
 
     def release(self, pool, block, offset, nbytes, last_use) -> None:
         if last_use <= self.stream.completed:
@@ -133,7 +133,7 @@ class Runtime:
 
     # ---- transfers
     def upload(self, a: np.ndarray) -> DeviceBuffer:
-        buf = self.alloc(a.nbytes, a.dtype)
+        buf = self.alloc(a.nbytes, a.dtype, a.shape)
         if not a.nbytes:
             return buf
         src = a.reshape(-1).view(np.uint8)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-_FAMILIES = ("elementwise",)
+_FAMILIES = ("elementwise", "structural")
 _done: list[bool] = []
 
 

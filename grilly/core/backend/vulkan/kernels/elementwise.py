@@ -95,7 +95,7 @@ def _convert(rt, bufs, out_avals, *, new_dtype):
 
 
 def _bitcast(rt, bufs, out_avals, *, new_dtype):
-    return [bufs[0].alias(out_avals[0].dtype)]
+    return [bufs[0].alias(out_avals[0].dtype, out_avals[0].shape)]
 
 
 def register_elementwise() -> None:
