@@ -205,10 +205,62 @@ def dtype_variants(template: str, prefix: str, codes, extra=None):
     return [(f"{prefix}_{c}", template, dtype_defines("A", c) | (extra or {})) for c in codes]
 
 
+ACC = {"f": "f32", "i": "i32", "u": "u32", "b": "bool"}
+_INT_LIMITS = {"i32": (-2147483648, 2147483647), "i16": (-32768, 32767), "i8": (-128, 127),
+               "u32": (0, 4294967295), "u16": (0, 65535), "u8": (0, 255), "bool": (0, 1)}
+
+
+def _reduce_defs(op: str, code: str) -> dict | None:
+    kind = DTYPES[code][4]
+    acc_t = {"f": "float", "i": "int", "u": "uint", "b": "uint"}[kind]
+    if op in ("sum", "prod") and kind == "b" or op in ("and", "or") and kind != "b":
+        return None
+    lit = (lambda v: f"{v}u") if acc_t == "uint" else (lambda v: f"({v})" if v >= 0 else f"(-{-v - 1} - 1)")
+    if kind == "f":
+        ident = {"sum": "0.0", "prod": "1.0", "max": "-F_INF", "min": "F_INF"}[op]
+    elif op in ("max", "min"):
+        lo, hi = _INT_LIMITS[code]
+        ident = lit(lo) if op == "max" else lit(hi)
+    else:
+        ident = {"sum": lit(0), "prod": lit(1), "and": "1u", "or": "0u"}[op]
+    comb = {"sum": "((a) + (b))", "prod": "((a) * (b))", "max": "max(a, b)", "min": "min(a, b)",
+            "and": "((a) & (b))", "or": "((a) | (b))"}[op]
+    sg = {"sum": "subgroupAdd", "prod": "subgroupMul", "max": "subgroupMax", "min": "subgroupMin",
+          "and": "subgroupAnd", "or": "subgroupOr"}[op]
+    return {"ACC_T": acc_t, "IDENT": ident, "COMBINE(a, b)": comb, "SG(v)": f"{sg}(v)",
+            "FNAN": "1" if kind == "f" and op in ("max", "min") else "0"}
+
+
+def reduce_variants() -> list:
+    out = []
+    for op in ("sum", "prod", "max", "min", "and", "or"):
+        for code in ALL:
+            d = _reduce_defs(op, code)
+            if d is None:
+                continue
+            acc = ACC[DTYPES[code][4]]
+            for a, o in {(code, code), (code, acc), (acc, code)}:
+                out.append((f"reduce_row_{op}_{a}_{o}", "reduce/row.comp",
+                            dtype_defines("A", a) | dtype_defines("O", o) | d))
+            out.append((f"reduce_col_{op}_{code}", "reduce/col.comp",
+                        dtype_defines("A", code) | dtype_defines("O", code) | d))
+    for op, better in (("argmax", "((a) > (b))"), ("argmin", "((a) < (b))")):
+        for code in ALL:
+            out.append((f"{op}_{code}", "reduce/arg.comp", dtype_defines("A", code) | {"BETTER(a, b)": better}))
+    for op in ("sum", "prod", "max", "min"):
+        for code in FLOATS + INTS:
+            d = _reduce_defs(op, code)
+            if DTYPES[code][4] == "f" and op in ("max", "min"):
+                d["COMBINE(a, b)"] = f"{op}_(a, b)"
+            out.append((f"cum{op}_{code}", "reduce/cum.comp", dtype_defines("A", code) | d))
+    return out
+
+
 # Families other than elementwise register their variants here: template path -> list of variants.
 EXTRA: list = [
     *bits_variants("copy/strided.comp", "copy_strided"),
     *dtype_variants("copy/iota.comp", "iota", ALL),
+    *reduce_variants(),
 ]
 
 

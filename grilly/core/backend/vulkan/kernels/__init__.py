@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-_FAMILIES = ("elementwise", "structural")
+_FAMILIES = ("elementwise", "structural", "reductions")
 _done: list[bool] = []
 
 

@@ -1,0 +1,113 @@
+"""Reductions (sum/prod/max/min/and/or over any axes), argmax/argmin and cumulative ops."""
+
+from __future__ import annotations
+
+import math
+
+from grilly.core.aval import ShapedArray
+from grilly.core.backend.vulkan.kernels.common import KIND, WG, code, launch, pack, register
+from grilly.core.backend.vulkan.kernels.structural import contiguous_strides, strided_copy
+from grilly.core.errors import BackendError
+
+ACC = {"f": "f32", "i": "i32", "u": "u32", "b": "bool"}
+MAX_LOOP = 32768  # iterations of one invocation's loop (lavapipe stops a loop at 65535)
+_ACC_DTYPE = {"f32": "float32", "i32": "int32", "u32": "uint32", "bool": "bool"}
+
+
+def _to_rows(rt, x, axes):
+    """x with the reduced axes moved last (a copy only when they are not already trailing): (buf, M, K)."""
+    nd = len(x.shape)
+    kept = [i for i in range(nd) if i not in axes]
+    M = math.prod(x.shape[i] for i in kept)
+    K = math.prod(x.shape[i] for i in axes)
+    nontrivial = [i for i in range(nd) if x.shape[i] != 1]
+    order = [i for i in kept if x.shape[i] != 1] + [i for i in axes if x.shape[i] != 1]
+    if order == nontrivial:
+        return x, M, K
+    perm = kept + list(axes)
+    shape = [x.shape[p] for p in perm]
+    ist = contiguous_strides(x.shape)
+    t = rt.empty(ShapedArray(shape, x.dtype))
+    strided_copy(rt, x, t, shape, [ist[p] for p in perm], contiguous_strides(shape))
+    return t, M, K
+
+
+def _leading(x, axes) -> bool:
+    """Whether the reduced axes come before every kept axis of size > 1 (a column reduction)."""
+    kept = [i for i in range(len(x.shape)) if i not in axes and x.shape[i] != 1]
+    red = [i for i in axes if x.shape[i] != 1]
+    return bool(kept) and bool(red) and max(red) < min(kept)
+
+
+def _reducer(op: str):
+    name = f"reduce_{op}"
+
+    def impl(rt, bufs, out_avals, *, axes):
+        x, av = bufs[0], out_avals[0]
+        c = code(name, x.dtype)
+        out = rt.empty(av)
+        M = math.prod(av.shape)
+        if not M:
+            return [out]
+        if not axes or math.prod(x.shape[i] for i in axes) == 1 and x.nbytes:
+            return [x.alias(av.dtype, av.shape)]
+        if _leading(x, axes) and math.prod(x.shape[i] for i in axes) <= MAX_LOOP:
+            K = math.prod(x.shape[i] for i in axes)
+            launch(rt, f"reduce_col_{op}_{c}", M, pack("QQII", x.addr, out.addr, M, K), (x,), (out,))
+            return [out]
+        src, M, K = _to_rows(rt, x, axes)
+        G = 1 if K <= 8 * WG else max(1, min(1024, -(-512 // M), -(-K // (4 * WG))), -(-K // (WG * MAX_LOOP)))
+        if G == 1:
+            rt.dispatch(f"reduce_row_{op}_{c}_{c}", (WG,), rt.grid(M), pack("QQIIII", src.addr, out.addr, M, K,
+                                                                              K, 1), (src,), (out,))
+            return [out]
+        acc = ACC[KIND[c]]
+        part = rt.empty(ShapedArray((M, G), _ACC_DTYPE[acc]))
+        chunk = -(-K // G)
+        rt.dispatch(f"reduce_row_{op}_{c}_{acc}", (WG,), rt.grid(M * G),
+                    pack("QQIIII", src.addr, part.addr, M, K, chunk, G), (src,), (part,))
+        rt.dispatch(f"reduce_row_{op}_{acc}_{c}", (WG,), rt.grid(M), pack("QQIIII", part.addr, out.addr, M, G, G, 1),
+                    (part,), (out,))
+        return [out]
+
+    return impl
+
+
+def _arg(op: str):
+    def impl(rt, bufs, out_avals, *, axis, index_dtype):
+        x, av = bufs[0], out_avals[0]
+        if av.dtype.name != "int32":
+            raise BackendError(f"'{op}' on Vulkan returns int32 indices, got index_dtype={av.dtype}")
+        c = code(op, x.dtype)
+        out = rt.empty(av)
+        src, M, K = _to_rows(rt, x, (axis,))
+        if M:
+            rt.dispatch(f"{op}_{c}", (WG,), rt.grid(M), pack("QQII", src.addr, out.addr, M, K), (src,), (out,))
+        return [out]
+
+    return impl
+
+
+def _cum(op: str):
+    def impl(rt, bufs, out_avals, *, axis, reverse):
+        x, av = bufs[0], out_avals[0]
+        c = code(f"cum{op}", x.dtype)
+        out = rt.empty(av)
+        outer, K, inner = math.prod(av.shape[:axis]), av.shape[axis], math.prod(av.shape[axis + 1:])
+        for s0 in range(0, K, MAX_LOOP):  # each dispatch continues the scan where the previous one stopped
+            pc = pack("QQIIIIII", x.addr, out.addr, outer, K, inner, int(reverse), s0, min(K, s0 + MAX_LOOP))
+            launch(rt, f"cum{op}_{c}", outer * inner, pc, (x, out), (out,))
+        return [out]
+
+    return impl
+
+
+def register_reductions() -> None:
+    from grilly.lax import reductions as R
+
+    for op in ("sum", "prod", "max", "min", "and", "or"):
+        register(getattr(R, f"reduce_{op}_p"), _reducer(op))
+    register(R.argmax_p, _arg("argmax"))
+    register(R.argmin_p, _arg("argmin"))
+    for op in ("sum", "prod", "max", "min"):
+        register(getattr(R, f"cum{op}_p"), _cum(op))
