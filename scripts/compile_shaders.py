@@ -256,11 +256,20 @@ def reduce_variants() -> list:
     return out
 
 
+def matmul_variants() -> list:
+    pairs = [(c, c) for c in FLOATS + INTS] + [("f16", "f32"), ("bf16", "f32"), ("i8", "i32"), ("u8", "u32"),
+                                                ("i16", "i32"), ("u16", "u32")]
+    acc = {"f": "float", "i": "int", "u": "uint"}
+    return [(f"matmul_{a}_{o}", "linalg/matmul.comp",
+             dtype_defines("A", a) | dtype_defines("O", o) | {"ACC_T": acc[DTYPES[a][4]]}) for a, o in pairs]
+
+
 # Families other than elementwise register their variants here: template path -> list of variants.
 EXTRA: list = [
     *bits_variants("copy/strided.comp", "copy_strided"),
     *dtype_variants("copy/iota.comp", "iota", ALL),
     *reduce_variants(),
+    *matmul_variants(),
 ]
 
 

@@ -1,0 +1,85 @@
+"""dot_general through one batched, tiled matmul kernel with strided operands; conv_general_dilated lowers to
+im2col (strided copies) + that matmul."""
+
+from __future__ import annotations
+
+import math
+
+from grilly.core.aval import ShapedArray
+from grilly.core.backend.vulkan.kernels.common import code, pack, register
+from grilly.core.backend.vulkan.kernels.structural import contiguous_strides, strided_copy
+from grilly.core.errors import BackendError
+
+MAX_Z = 65535
+# (workgroup size, BM, BN, BK, TM, TN)
+TILE_LARGE = (256, 64, 64, 16, 4, 4)
+TILE_SMALL = (256, 32, 32, 16, 2, 2)
+
+
+def _group_stride(shape, strides, dims):
+    """The single element stride of ``dims`` taken together (row-major), or None when they do not merge."""
+    dims = [d for d in dims if shape[d] != 1]
+    if not dims:
+        return 0
+    for a, b in zip(dims, dims[1:], strict=False):
+        if strides[a] != strides[b] * shape[b]:
+            return None
+    return strides[dims[-1]]
+
+
+def _layout(rt, x, groups):
+    """(buffer, [stride per group]) with each group of dims addressed by one stride; copies when needed."""
+    st = contiguous_strides(x.shape)
+    out = [_group_stride(x.shape, st, g) for g in groups]
+    if all(s is not None for s in out):
+        return x, out
+    perm = [d for g in groups for d in g]
+    shape = [x.shape[d] for d in perm]
+    t = rt.empty(ShapedArray(shape, x.dtype))
+    strided_copy(rt, x, t, shape, [st[d] for d in perm], contiguous_strides(shape))
+    tst = contiguous_strides(shape)
+    res, i = [], 0
+    for g in groups:
+        res.append(_group_stride(shape, tst, list(range(i, i + len(g)))))
+        i += len(g)
+    return t, res
+
+
+def matmul(rt, a, b, out, batch: int, M: int, N: int, K: int, sa, sb) -> None:
+    """out[z, m, n] = sum_k a[z*sa0 + m*sa1 + k*sa2] * b[z*sb0 + k*sb1 + n*sb2]; out contiguous [batch, M, N]."""
+    if not batch * M * N:
+        return
+    ca, co = code("dot_general", a.dtype), code("dot_general", out.dtype)
+    tile = TILE_LARGE if M >= 64 and N >= 64 else TILE_SMALL
+    _, BM, BN = tile[:3]
+    name = f"matmul_{ca}_{co}"
+    for z0 in range(0, batch, MAX_Z):
+        pc = pack("QQQIIIIiiiiii", a.addr, b.addr, out.addr, M, N, K, z0, sa[0], sa[1], sa[2], sb[0], sb[1],
+                  sb[2])
+        groups = (-(-N // BN), -(-M // BM), min(MAX_Z, batch - z0))
+        rt.dispatch(name, tile, groups, pc, (a, b), (out,))
+
+
+def _dot_general(rt, bufs, out_avals, *, dimension_numbers, precision=None, preferred_element_type=None):
+    x, y = bufs
+    av = out_avals[0]
+    (lc, rc), (lb, rb) = dimension_numbers
+    lf = [i for i in range(len(x.shape)) if i not in lc and i not in lb]
+    rf = [i for i in range(len(y.shape)) if i not in rc and i not in rb]
+    out = rt.empty(av)
+    if x.dtype != y.dtype:
+        raise BackendError(f"dot_general on Vulkan needs operands of one dtype, got {x.dtype} and {y.dtype}")
+    xb, (sab, sam, sak) = _layout(rt, x, [list(lb), lf, list(lc)])
+    yb, (sbb, sbk, sbn) = _layout(rt, y, [list(rb), list(rc), rf])
+    batch = math.prod(x.shape[i] for i in lb)
+    M = math.prod(x.shape[i] for i in lf)
+    K = math.prod(x.shape[i] for i in lc)
+    N = math.prod(y.shape[i] for i in rf)
+    matmul(rt, xb, yb, out, batch, M, N, K, (sab, sam, sak), (sbb, sbk, sbn))
+    return [out]
+
+
+def register_linalg() -> None:
+    from grilly.lax import linalg as L
+
+    register(L.dot_general_p, _dot_general)
