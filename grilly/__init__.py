@@ -1,0 +1,62 @@
+"""grilly: JAX's programming model on any GPU through Vulkan compute, with spiking neural networks built in.
+
+>>> import grilly, grilly.numpy as gnp
+>>> f = grilly.jit(grilly.grad(lambda w, x: gnp.sum(gnp.tanh(x @ w))))
+>>> f(gnp.ones((3, 2)), gnp.ones((4, 3))).shape
+(3, 2)
+"""
+
+from grilly import lax, random, tree  # noqa: F401
+from grilly import numpy  # noqa: F401
+from grilly.core.array import Array
+from grilly.core.backend import default_backend, get_backend, set_default_backend, vulkan_available
+from grilly.core.dtypes import config
+from grilly.core.errors import (
+    BackendError, ConcretizationError, DTypeError, GrillyError, OutOfMemoryError, ShapeError, TransformError,
+)
+from grilly.core.program import Program
+from grilly.transforms import (
+    checkpoint, custom_jvp, custom_vjp, grad, hessian, jacfwd, jacrev, jit, jvp, make_program, remat,
+    stop_gradient, value_and_grad, vjp, vmap,
+)
+
+__version__ = "0.2.0"
+make_jaxpr = make_program
+
+
+def devices() -> list:
+    """The devices grilly can use: Vulkan devices (when available), then the NumPy host backend."""
+    out = []
+    if vulkan_available():
+        from grilly.core.backend.vulkan import list_devices
+
+        out.extend(list_devices())
+    out.append("numpy:cpu")
+    return out
+
+
+def device_put(x, device=None):
+    """Put ``x`` (a pytree of arrays) on a backend: ``"numpy"``, ``"vulkan"`` or None (the default)."""
+    from grilly.core.array import asarray_concrete
+
+    name = None if device is None else str(device).split(":")[0]
+    return tree.map(lambda a: asarray_concrete(a, backend=name), x)
+
+
+def block_until_ready(x):
+    return tree.map(lambda a: a.block_until_ready() if isinstance(a, Array) else a, x)
+
+
+def __getattr__(name):
+    if name == "VULKAN_AVAILABLE":
+        return vulkan_available()
+    raise AttributeError(f"module 'grilly' has no attribute {name!r}")
+
+
+__all__ = [
+    "Array", "BackendError", "ConcretizationError", "DTypeError", "GrillyError", "OutOfMemoryError", "Program",
+    "ShapeError", "TransformError", "block_until_ready", "checkpoint", "config", "custom_jvp", "custom_vjp",
+    "default_backend", "device_put", "devices", "get_backend", "grad", "hessian", "jacfwd", "jacrev", "jit",
+    "jvp", "lax", "make_jaxpr", "make_program", "numpy", "random", "remat", "set_default_backend",
+    "stop_gradient", "tree", "value_and_grad", "vjp", "vmap",
+]

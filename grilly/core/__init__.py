@@ -1,0 +1,1 @@
+"""The core: arrays, dtypes, primitives, the trace stack and programs."""

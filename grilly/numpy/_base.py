@@ -1,0 +1,85 @@
+"""Conversion, promotion and broadcasting shared by the grilly.numpy functions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grilly.core import dtypes
+from grilly.core.array import Array, asarray_concrete
+from grilly.core.errors import ShapeError
+from grilly.core.trace import Tracer
+from grilly.lax import elementwise as E
+from grilly.lax._helpers import aval_of
+from grilly.lax.structural import broadcast_to
+
+ArrayLike = object
+
+
+def is_array(x) -> bool:
+    return isinstance(x, Array | Tracer)
+
+
+def _is_weak(x) -> bool:
+    return isinstance(x, int | float | bool) and not isinstance(x, np.generic)
+
+
+def asarray(x, dtype=None):
+    """Upload (or keep) ``x`` as a grilly array, converting to ``dtype`` if given.
+
+    >>> import grilly.numpy as gnp
+    >>> gnp.asarray([1, 2]).dtype
+    dtype('int32')
+    """
+    if is_array(x):
+        return x if dtype is None else E.convert_element_type(x, dtype)
+    if isinstance(x, list | tuple) and any(is_array(v) for v in _flat_seq(x)):
+        from grilly.numpy._shape import stack
+
+        return stack([asarray(v, dtype) for v in x])
+    return asarray_concrete(x, None if dtype is None else dtypes.canonicalize(dtype))
+
+
+def _flat_seq(x):
+    for v in x:
+        if isinstance(v, list | tuple):
+            yield from _flat_seq(v)
+        else:
+            yield v
+
+
+array = asarray
+
+
+def dtype_of(x):
+    return aval_of(x).dtype if is_array(x) else asarray_concrete(x).dtype
+
+
+def promote(*args, to_float: bool = False, op: str = "op"):
+    """Promote to one dtype (Python scalars are weak, as in JAX) and broadcast to one shape."""
+    weak = tuple(_is_weak(a) for a in args)
+    dts = [np.asarray(a).dtype if w else dtype_of(a) for a, w in zip(args, weak)]
+    dt = dtypes.result_type(*dts, weak=weak)
+    if to_float and dt.kind != "f":
+        dt = dtypes.default_float()
+    arrs = [asarray(a, dt) if not is_array(a) else E.convert_element_type(a, dt) for a in args]
+    shapes = [aval_of(a).shape for a in arrs]
+    try:
+        shape = np.broadcast_shapes(*shapes)
+    except ValueError:
+        desc = ", ".join(aval_of(a).str_short() for a in arrs)
+        raise ShapeError(f"{op}: operands {desc} do not broadcast together") from None
+    return [broadcast_to(a, shape) for a in arrs]
+
+
+def canon_axes(axis, ndim: int, op: str = "op"):
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ShapeError(f"{op}: axis {a} is out of bounds for an array of rank {ndim}")
+        out.append(int(a) % ndim)
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{op}: repeated axis in {axis}")
+    return tuple(sorted(out))

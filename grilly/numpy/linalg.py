@@ -1,0 +1,5 @@
+"""grilly.numpy.linalg."""
+
+from grilly.numpy._linalg import norm
+
+__all__ = ["norm"]
