@@ -40,12 +40,17 @@ def rng():
 
 @pytest.fixture
 def x64():
-    """Run a test with float64 enabled (finite-difference gradient checks need it)."""
+    """Run a test in float64 on the NumPy backend (finite-difference gradient checks need it)."""
+    from grilly.core.backend import _default
+
+    prev = grilly.default_backend()
     grilly.config.update("enable_x64", True)
+    grilly.set_default_backend("numpy")
     try:
         yield
     finally:
         grilly.config.update("enable_x64", False)
+        _default[0] = prev
 
 
 def on_vulkan() -> bool:
