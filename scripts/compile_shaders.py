@@ -264,12 +264,57 @@ def matmul_variants() -> list:
              dtype_defines("A", a) | dtype_defines("O", o) | {"ACC_T": acc[DTYPES[a][4]]}) for a, o in pairs]
 
 
+_BITS = {
+    "f32": ("uintBitsToFloat(u)", "floatBitsToUint(v)"),
+    "f16": ("float(uint16BitsToFloat16(uint16_t(u)))", "uint(float16BitsToUint16(float16_t(v)))"),
+    "bf16": ("uintBitsToFloat((u) << 16)", "uint(f32_to_bf16(v))"),
+    "i32": ("int(u)", "uint(v)"), "u32": ("(u)", "(v)"), "i16": ("(int((u) << 16) >> 16)", "uint(v)"),
+    "u16": ("(u)", "(v)"), "i8": ("(int((u) << 24) >> 24)", "uint(v)"), "u8": ("(u)", "(v)"), "bool": ("(u)", "(v)"),
+}
+_UNSIGNED_OF = {8: "u8", 16: "u16", 32: "u32"}
+
+
+def indexing_variants() -> list:
+    out = []
+    for idx, it in (("i32", "int"), ("u32", "uint")):
+        for w in (8, 16, 32, 64):
+            out.append((f"gather_b{w}_{idx}", "indexing/gather.comp", {"BITS_T": BITS_T[w], "IDX_T": it}))
+        for w in (8, 16, 32):
+            out.append((f"scatter_set_b{w}_{idx}", "indexing/scatter.comp",
+                        dtype_defines("A", _UNSIGNED_OF[w]) | {"IDX_T": it, "MODE_SET": "1", "COMBINE(a, b)": "b",
+                                                              "FROMBITS(u)": "u", "TOBITS(v)": "v"}))
+        for mode in ("add", "mul", "min", "max"):
+            for code in ALL:
+                kind = DTYPES[code][4]
+                comb = {"add": "((a) + (b))", "mul": "((a) * (b))", "min": "min(a, b)", "max": "max(a, b)"}[mode]
+                if kind == "f" and mode in ("min", "max"):
+                    comb = f"{mode}_(a, b)"
+                if kind == "b":
+                    comb = {"add": "((a) | (b))", "mul": "((a) & (b))"}.get(mode, comb)
+                fb, tb = _BITS[code]
+                out.append((f"scatter_{mode}_{code}_{idx}", "indexing/scatter.comp",
+                            dtype_defines("A", code) | {"IDX_T": it, "MODE_SET": "0", "COMBINE(a, b)": comb,
+                                                        "FROMBITS(u)": fb, "TOBITS(v)": tb}))
+    return out
+
+
+def sort_variants() -> list:
+    out = []
+    for code in ALL:
+        key = "(uint(v) ^ 0x80000000u)" if DTYPES[code][4] == "i" else "uint(v)"
+        out.append((f"sort_init_{code}", "sort/init.comp", dtype_defines("A", code) | {"A_KEY(v)": key}))
+    out += bits_variants("sort/finish.comp", "sort_finish", (8, 16, 32))
+    return out
+
+
 # Families other than elementwise register their variants here: template path -> list of variants.
 EXTRA: list = [
     *bits_variants("copy/strided.comp", "copy_strided"),
     *dtype_variants("copy/iota.comp", "iota", ALL),
     *reduce_variants(),
     *matmul_variants(),
+    *indexing_variants(),
+    *sort_variants(),
 ]
 
 
@@ -280,7 +325,8 @@ def all_variants() -> list[tuple[str, str, dict]]:
     for p in sorted(ROOT.rglob("*.comp")):
         rel = p.relative_to(ROOT).as_posix()
         if rel not in templated and not rel.startswith("include/"):
-            vs.append((p.stem, rel, {}))
+            fam = p.parent.name
+            vs.append((p.stem if p.stem.startswith(fam) else f"{fam}_{p.stem}", rel, {}))
     return vs
 
 

@@ -150,7 +150,7 @@ def _dyn_offsets(rt, idx, limits, strides, which):
             raise BackendError(f"dynamic_slice indices on Vulkan must be int32, got {k[0].dtype}")
     pc = pack("Q6QII6i6i", off.addr, *addrs, len(keep), which, *[k[1] for k in keep], *[0] * pad,
               *[k[2] for k in keep], *[0] * pad)
-    rt.dispatch("dyn_offset", (), (1, 1, 1), pc, tuple(k[0] for k in keep), (off,))
+    rt.dispatch("copy_dyn_offset", (), (1, 1, 1), pc, tuple(k[0] for k in keep), (off,))
     return off
 
 

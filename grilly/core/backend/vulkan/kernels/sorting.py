@@ -1,0 +1,98 @@
+"""sort / argsort / top_k: a stable bitonic sort of (order-preserving key, index) pairs per row."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from grilly.core.aval import ShapedArray
+from grilly.core.backend.vulkan.kernels.common import bits, code, launch, pack, register
+from grilly.core.backend.vulkan.kernels.structural import contiguous_strides, strided_copy
+
+LOCAL_WG = 256
+
+
+def _move_last(rt, x, axis):
+    """x with ``axis`` moved last (copied when it is not last already)."""
+    nd = len(x.shape)
+    if axis == nd - 1 or all(s == 1 for i, s in enumerate(x.shape) if i > axis):
+        return x, None
+    perm = [i for i in range(nd) if i != axis] + [axis]
+    shape = [x.shape[p] for p in perm]
+    st = contiguous_strides(x.shape)
+    t = rt.empty(ShapedArray(shape, x.dtype))
+    strided_copy(rt, x, t, shape, [st[p] for p in perm], contiguous_strides(shape))
+    return t, perm
+
+
+def _move_back(rt, y, perm, out):
+    """Undo ``_move_last`` from y into the contiguous buffer ``out``."""
+    inv = list(np.argsort(perm))
+    st = contiguous_strides(y.shape)
+    strided_copy(rt, y, out, out.shape, [st[i] for i in inv], contiguous_strides(out.shape))
+
+
+def sorted_keys(rt, x, descending: bool):
+    """Sort the rows of x ([M, K], last axis) and return (keys buffer [M, P] of (key, index), M, K, P)."""
+    K = x.shape[-1] if x.shape else 1
+    M = math.prod(x.shape) // K if K else 0
+    P = 1 << max(1, (K - 1).bit_length())
+    keys = rt.empty(ShapedArray((M, P, 2), np.uint32))
+    launch(rt, f"sort_init_{code('sort', x.dtype)}", M * P, pack("QQIIII", x.addr, keys.addr, M, K, P,
+                                                                 int(descending)), (x,), (keys,))
+    wg = min(LOCAL_WG, P // 2)
+    L = 2 * wg
+    blocks = M * (P // L)
+    rt.dispatch("sort_local", (wg,), rt.grid(blocks), pack("QIIII", keys.addr, M, P, 0, 1), (keys,), (keys,))
+    k = 2 * L
+    while k <= P:
+        j = k // 2
+        while j >= L:
+            launch(rt, "sort_step", M * P // 2, pack("QIIII", keys.addr, M, P, k, j), (keys,), (keys,))
+            j //= 2
+        rt.dispatch("sort_local", (wg,), rt.grid(blocks), pack("QIIII", keys.addr, M, P, k, 0), (keys,), (keys,))
+        k *= 2
+    return keys, M, K, P
+
+
+def _finish(rt, x, keys, M, K, P, kout, vals, idx):
+    pc = pack("QQQQIIII", x.addr, keys.addr, vals.addr if vals is not None else 0,
+              idx.addr if idx is not None else 0, M, K, P, kout)
+    outs = tuple(b for b in (vals, idx) if b is not None)
+    launch(rt, f"sort_finish_b{bits(x.dtype)}", M * kout, pc, (x, keys), outs)
+
+
+def _sort_like(want_values: bool):
+    def impl(rt, bufs, out_avals, *, dimension, descending):
+        x, av = bufs[0], out_avals[0]
+        out = rt.empty(av)
+        if not math.prod(av.shape):
+            return [out]
+        xs, perm = _move_last(rt, x, dimension)
+        keys, M, K, P = sorted_keys(rt, xs, descending)
+        tmp = out if perm is None else rt.empty(ShapedArray(xs.shape, av.dtype))
+        _finish(rt, xs, keys, M, K, P, K, tmp if want_values else None, None if want_values else tmp)
+        if perm is not None:
+            _move_back(rt, tmp, perm, out)
+        return [out]
+
+    return impl
+
+
+def _top_k(rt, bufs, out_avals, *, k):
+    x = bufs[0]
+    vals, idx = rt.empty(out_avals[0]), rt.empty(out_avals[1])
+    if not math.prod(out_avals[0].shape):
+        return [vals, idx]
+    keys, M, K, P = sorted_keys(rt, x, True)
+    _finish(rt, x, keys, M, K, P, k, vals, idx)
+    return [vals, idx]
+
+
+def register_sorting() -> None:
+    from grilly.lax import sorting as S
+
+    register(S.sort_p, _sort_like(True))
+    register(S.argsort_p, _sort_like(False))
+    register(S.top_k_p, _top_k)
