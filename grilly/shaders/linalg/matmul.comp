@@ -1,6 +1,6 @@
 #version 460
-// Batched C[b, m, n] = sum_k A[b, m, k] * B[b, k, n] with arbitrary element strides for A and B and a
-// contiguous C. Register- and shared-memory-tiled: a workgroup computes a BM x BN tile, each invocation TM x TN
+// Batched C[b, m, n] = sum_k A[b, m, k] * B[b, k, n] with arbitrary element strides for A and B; C rows are
+// contiguous, its batch stride is scb. Register- and shared-memory-tiled: a workgroup computes a BM x BN tile, each invocation TM x TN
 // outputs, K advancing by BK. Tile shapes are specialization constants (ids 1..5; id 0 is the workgroup size,
 // which must equal (BM / TM) * (BN / TN)). Defines: A_* operand dtype, O_* result dtype, ACC_T.
 #define WG 1
@@ -15,7 +15,7 @@ layout(buffer_reference, scalar) readonly buffer InBuf { A_ST d[]; };
 layout(buffer_reference, scalar) writeonly buffer OutBuf { O_ST d[]; };
 layout(push_constant, scalar) uniform PC {
     InBuf a; InBuf b; OutBuf c; uint M; uint N; uint K; uint b0;
-    int sab; int sam; int sak; int sbb; int sbk; int sbn;
+    int sab; int sam; int sak; int sbb; int sbk; int sbn; uint scb;
 } pc;
 shared ACC_T As[BK * BM];
 shared ACC_T Bs[BK * BN];
@@ -56,7 +56,7 @@ void main() {
         if (m >= pc.M) continue;
         for (uint j = 0u; j < TN; ++j) {
             uint n = n0 + tc + j * tcols;
-            if (n < pc.N) pc.c.d[(bz * pc.M + m) * pc.N + n] = O_STORE(O_CT(acc[i * TN + j]));
+            if (n < pc.N) pc.c.d[bz * pc.scb + m * pc.N + n] = O_STORE(O_CT(acc[i * TN + j]));
         }
     }
 }

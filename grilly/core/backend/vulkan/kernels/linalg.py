@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from grilly.core.aval import ShapedArray
 from grilly.core.backend.vulkan.kernels.common import code, pack, register
-from grilly.core.backend.vulkan.kernels.structural import contiguous_strides, strided_copy
+from grilly.core.backend.vulkan.kernels.structural import _pad, contiguous_strides, strided_copy
 from grilly.core.errors import BackendError
 
 MAX_Z = 65535
@@ -45,8 +47,11 @@ def _layout(rt, x, groups):
     return t, res
 
 
-def matmul(rt, a, b, out, batch: int, M: int, N: int, K: int, sa, sb) -> None:
-    """out[z, m, n] = sum_k a[z*sa0 + m*sa1 + k*sa2] * b[z*sb0 + k*sb1 + n*sb2]; out contiguous [batch, M, N]."""
+def matmul(rt, a, b, out, batch: int, M: int, N: int, K: int, sa, sb, offs=(0, 0, 0), scb=None) -> None:
+    """out[z*scb + m*N + n] = sum_k a[z*sa0 + m*sa1 + k*sa2] * b[z*sb0 + k*sb1 + n*sb2].
+
+    ``offs`` are element offsets into a, b and out; ``scb`` defaults to M*N (out contiguous [batch, M, N]).
+    """
     if not batch * M * N:
         return
     ca, co = code("dot_general", a.dtype), code("dot_general", out.dtype)
@@ -54,8 +59,10 @@ def matmul(rt, a, b, out, batch: int, M: int, N: int, K: int, sa, sb) -> None:
     _, BM, BN = tile[:3]
     name = f"matmul_{ca}_{co}"
     for z0 in range(0, batch, MAX_Z):
-        pc = pack("QQQIIIIiiiiii", a.addr, b.addr, out.addr, M, N, K, z0, sa[0], sa[1], sa[2], sb[0], sb[1],
-                  sb[2])
+        isz = a.dtype.itemsize
+        pc = pack("QQQIIIIiiiiiiI", a.addr + offs[0] * isz, b.addr + offs[1] * isz,
+                  out.addr + offs[2] * out.dtype.itemsize, M, N, K, z0, sa[0], sa[1], sa[2], sb[0], sb[1], sb[2],
+                  M * N if scb is None else scb)
         groups = (-(-N // BN), -(-M // BM), min(MAX_Z, batch - z0))
         rt.dispatch(name, tile, groups, pc, (a, b), (out,))
 
@@ -79,7 +86,44 @@ def _dot_general(rt, bufs, out_avals, *, dimension_numbers, precision=None, pref
     return [out]
 
 
+def _conv(rt, bufs, out_avals, *, window_strides, padding, lhs_dilation, rhs_dilation, feature_group_count,
+          precision=None):
+    lhs, rhs = bufs
+    av = out_avals[0]
+    out = rt.empty(av)
+    if not math.prod(av.shape):
+        return [out]
+    x = lhs
+    if any(lo or hi for lo, hi in padding) or any(d != 1 for d in lhs_dilation):
+        zero = rt.upload(np.zeros((), lhs.dtype))
+        cfg = ((0, 0, 0), (0, 0, 0), *((lo, hi, d - 1) for (lo, hi), d in zip(padding, lhs_dilation, strict=True)))
+        pshape = ShapedArray((*lhs.shape[:2], *(_dilate(n, d) + lo + hi for n, (lo, hi), d in zip(
+            lhs.shape[2:], padding, lhs_dilation, strict=True))), lhs.dtype)
+        x = _pad(rt, [lhs, zero], [pshape], padding_config=cfg)[0]
+    n, c = x.shape[:2]
+    o, cg = rhs.shape[:2]
+    g = feature_group_count
+    win, osp = list(rhs.shape[2:]), list(av.shape[2:])
+    st = contiguous_strides(x.shape)
+    shape = [n, c, *win, *osp]  # im2col: cols[n, c, w..., o...] = x[n, c, o*stride + w*dilation ...]
+    istr = [st[0], st[1], *(rd * st[2 + i] for i, rd in enumerate(rhs_dilation)),
+            *(s * st[2 + i] for i, s in enumerate(window_strides))]
+    cols = rt.empty(ShapedArray(shape, x.dtype))
+    strided_copy(rt, x, cols, shape, istr, contiguous_strides(shape))
+    OS, W = math.prod(osp), math.prod(win)
+    og, K = o // g, cg * W
+    for gi in range(g):  # out[n, gi*og + m, os] = sum_k rhs[gi*og + m, k] * cols[n, gi*cg*W + k, os]
+        matmul(rt, rhs, cols, out, n, og, OS, K, (0, K, 1), (c * W * OS, OS, 1),
+               offs=(gi * og * K, gi * K * OS, gi * og * OS), scb=o * OS)
+    return [out]
+
+
+def _dilate(n: int, d: int) -> int:
+    return 0 if n == 0 else 1 + d * (n - 1)
+
+
 def register_linalg() -> None:
     from grilly.lax import linalg as L
 
     register(L.dot_general_p, _dot_general)
+    register(L.conv_general_dilated_p, _conv)
