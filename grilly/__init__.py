@@ -28,9 +28,9 @@ def devices() -> list:
     """The devices grilly can use: Vulkan devices (when available), then the NumPy host backend."""
     out = []
     if vulkan_available():
-        from grilly.core.backend.vulkan import list_devices
+        from grilly.core.backend.vulkan import get_runtime
 
-        out.extend(list_devices())
+        out.append(f"vulkan:{get_runtime().info.name}")
     out.append("numpy:cpu")
     return out
 
@@ -47,9 +47,20 @@ def block_until_ready(x):
     return tree.map(lambda a: a.block_until_ready() if isinstance(a, Array) else a, x)
 
 
+_LAZY_MODULES = ("nn", "functional", "optim", "snn", "memory", "learning", "utils", "compat")
+_CLASSIC = ("Compute", "VulkanCompute", "SNNCompute", "Learning", "VulkanLearning", "CapsuleTransformer")
+
+
 def __getattr__(name):
+    # submodules with heavier imports load on first use, so ``import grilly`` stays light
+    import importlib
+
     if name == "VULKAN_AVAILABLE":
         return vulkan_available()
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"grilly.{name}")
+    if name in _CLASSIC:
+        return getattr(importlib.import_module("grilly.compat"), name)
     raise AttributeError(f"module 'grilly' has no attribute {name!r}")
 
 
