@@ -6,18 +6,41 @@
 (3, 2)
 """
 
-from grilly import lax, random, tree  # noqa: F401
-from grilly import numpy  # noqa: F401
+from grilly import (  # noqa: F401
+    lax,
+    numpy,  # noqa: F401
+    random,
+    tree,
+)
 from grilly.core.array import Array
 from grilly.core.backend import default_backend, get_backend, set_default_backend, vulkan_available
 from grilly.core.dtypes import config
 from grilly.core.errors import (
-    BackendError, ConcretizationError, DTypeError, GrillyError, OutOfMemoryError, ShapeError, TransformError,
+    BackendError,
+    ConcretizationError,
+    DTypeError,
+    GrillyError,
+    OutOfMemoryError,
+    ShapeError,
+    TransformError,
 )
 from grilly.core.program import Program
 from grilly.transforms import (
-    checkpoint, custom_jvp, custom_vjp, grad, hessian, jacfwd, jacrev, jit, jvp, make_program, remat,
-    stop_gradient, value_and_grad, vjp, vmap,
+    checkpoint,
+    custom_jvp,
+    custom_vjp,
+    grad,
+    hessian,
+    jacfwd,
+    jacrev,
+    jit,
+    jvp,
+    make_program,
+    remat,
+    stop_gradient,
+    value_and_grad,
+    vjp,
+    vmap,
 )
 
 __version__ = "0.2.0"

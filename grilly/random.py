@@ -186,8 +186,8 @@ def categorical(k, logits, axis=-1, shape=None):
     axis = axis % av.ndim
     batch = av.shape[:axis] + av.shape[axis + 1:]
     shape = batch if shape is None else _shape(shape)
-    from grilly.lax.reductions import argmax
     from grilly.lax._helpers import moveaxis
+    from grilly.lax.reductions import argmax
     from grilly.lax.structural import broadcast_in_dim
 
     lg = moveaxis(logits, axis, -1)

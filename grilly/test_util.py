@@ -53,7 +53,8 @@ def check_jvp(f, args, eps=1e-4, atol=None, rtol=None, rng=None):
     fd = tree.map(lambda a, b: (np.asarray(a, np.float64) - np.asarray(b, np.float64)) / (2 * eps), yp, ym)
     a, r = _tol(args, atol, rtol)
     for got, want in zip(tree.leaves(t_out), tree.leaves(fd)):
-        np.testing.assert_allclose(np.asarray(got, np.float64), want, atol=a, rtol=r, err_msg="JVP vs finite differences")
+        np.testing.assert_allclose(np.asarray(got, np.float64), want, atol=a, rtol=r,
+                                   err_msg="JVP vs finite differences")
 
 
 def check_vjp(f, args, eps=1e-4, atol=None, rtol=None, rng=None):

@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import optree
 
@@ -88,7 +89,8 @@ def prefix_broadcast(prefix, full_tree, what: str = "argument") -> list:
         optree.tree_map(visit, prefix, full_tree, none_is_leaf=True, namespace=NAMESPACE,
                         is_leaf=lambda x: x is None or isinstance(x, int))
     except ValueError as e:
-        raise ValueError(f"the {what} specification {prefix!r} does not match the structure of the inputs: {e}")
+        raise ValueError(
+            f"the {what} specification {prefix!r} does not match the structure of the inputs: {e}") from None
     return out
 
 

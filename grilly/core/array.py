@@ -122,7 +122,7 @@ def asarray_concrete(val, dtype=None, backend=None) -> Array:
         else:
             val = np.asarray(val)
             dtype = val.dtype
-            if dtype.kind in "OUSV" or dtype.kind == "c":
+            if (dtype.kind in "OUSV" or dtype.kind == "c") and dtype not in dtypes.SUPPORTED:
                 raise TypeError(f"cannot make a grilly array from {type(val).__name__} of dtype {dtype}")
     dtype = dtypes.canonicalize(dtype)
     arr = np.asarray(val, dtype=dtype, order="C")

@@ -142,7 +142,8 @@ P.batch_rules[dot_general_p] = _dot_general_batch
 
 def dot_general(x, y, dimension_numbers, precision=None, preferred_element_type=None):
     (lc, rc), (lb, rb) = dimension_numbers
-    dn = ((tuple(int(i) for i in lc), tuple(int(i) for i in rc)), (tuple(int(i) for i in lb), tuple(int(i) for i in rb)))
+    ints = lambda ds: tuple(int(i) for i in ds)  # noqa: E731
+    dn = ((ints(lc), ints(rc)), (ints(lb), ints(rb)))
     pet = None if preferred_element_type is None else dtypes.canonicalize(preferred_element_type)
     return dot_general_p.bind(x, y, dimension_numbers=dn, precision=precision, preferred_element_type=pet)
 

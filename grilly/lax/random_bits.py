@@ -6,7 +6,6 @@ import numpy as np
 
 from grilly.core import dtypes
 from grilly.core import primitive as P
-from grilly.core.aval import ShapedArray
 from grilly.core.primitive import Primitive
 from grilly.lax._helpers import batch_size, bdim_to_front, defnondiff, dtype_error, shape_error
 

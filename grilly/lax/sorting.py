@@ -8,9 +8,8 @@ from grilly.core import dtypes
 from grilly.core import primitive as P
 from grilly.core.aval import ShapedArray
 from grilly.core.primitive import Primitive
-from grilly.lax._helpers import aval_of, defnondiff, moveaxis, shape_error
+from grilly.lax._helpers import aval_of, defnondiff, full, moveaxis, shape_error
 from grilly.lax.gather_scatter import put_along_axis, take_along_axis
-from grilly.lax._helpers import full
 
 
 def _axis_rule(name):

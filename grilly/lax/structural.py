@@ -342,8 +342,8 @@ def _pad_jvp(primals, tangents, *, padding_config):
 
 
 def _pad_vjp(cts, primals, outs, *, padding_config):
-    from grilly.lax.reductions import reduce_sum
     from grilly.lax.elementwise import sub
+    from grilly.lax.reductions import reduce_sum
 
     ct, (x, _) = cts[0], primals
     if ct is None:
@@ -527,7 +527,7 @@ def _dynamic_update_slice_jvp(primals, tangents):
 
 
 def _dynamic_update_slice_vjp(cts, primals, outs):
-    ct, x, upd, idx = cts[0], primals[0], primals[1], primals[2:]
+    ct, upd, idx = cts[0], primals[1], primals[2:]
     if ct is None:
         return [None] * len(primals)
     ct_x = dynamic_update_slice_p.bind(ct, full(upd.shape, 0, upd.dtype), *idx)

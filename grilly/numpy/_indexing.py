@@ -75,8 +75,8 @@ def argsort(a, axis=-1, stable=True, descending=False):
 
 
 def searchsorted(a, v, side="left"):
-    from grilly.numpy._reductions import sum as sum_
     from grilly.lax.structural import broadcast_in_dim
+    from grilly.numpy._reductions import sum as sum_
 
     a, v = asarray(a), asarray(v)
     av = broadcast_in_dim(v, (*v.shape, a.shape[0]), tuple(range(v.ndim)))

@@ -7,9 +7,9 @@ import opt_einsum
 
 from grilly.core.errors import ShapeError
 from grilly.lax import elementwise as E
+from grilly.lax._helpers import aval_of
 from grilly.lax.linalg import dot_general
 from grilly.lax.structural import broadcast_to, reshape, transpose
-from grilly.lax._helpers import aval_of
 from grilly.numpy._base import asarray, promote
 
 
@@ -149,10 +149,10 @@ def _einsum_step(eq, ops, precision):
 
 
 def _take_diagonals(op, spec):
+    from grilly.core import dtypes
     from grilly.lax.elementwise import mul
     from grilly.lax.reductions import reduce_sum
     from grilly.lax.structural import broadcasted_iota
-    from grilly.core import dtypes
 
     while len(set(spec)) != len(spec):
         c = next(ch for ch in spec if spec.count(ch) > 1)

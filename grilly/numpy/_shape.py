@@ -7,7 +7,8 @@ import numpy as np
 from grilly.core import dtypes
 from grilly.core.errors import ShapeError
 from grilly.lax import structural as S
-from grilly.lax._helpers import aval_of, full as _full
+from grilly.lax._helpers import aval_of
+from grilly.lax._helpers import full as _full
 from grilly.numpy._base import asarray, canon_axes, dtype_of
 
 

@@ -156,8 +156,6 @@ def jacrev(fun, argnums=0, has_aux: bool = False):
 
             result.append(tree.map(split, g))
         j = result[0] if single else tuple(result)
-        if single and len(out_flat) == 1 and tree.structure(out).num_leaves == 1 and not isinstance(out, tuple | list | dict):
-            pass
         return (j, res[2]) if has_aux else j
 
     return jac

@@ -5,7 +5,6 @@ from __future__ import annotations
 from grilly import tree
 from grilly.core import dtypes
 from grilly.core import primitive as P
-from grilly.core.aval import ShapedArray
 from grilly.core.errors import GrillyError
 from grilly.core.primitive import Primitive
 from grilly.core.program import eval_program

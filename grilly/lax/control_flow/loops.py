@@ -77,7 +77,7 @@ def _while_jvp(primals, tangents, *, cond_program, body_program, cond_nconsts, b
     bc_t, init_t = tangents[nc:nc + nb], tangents[nc + nb:]
     b_avals = body_program.in_avals
     bfl, vfl = float_mask(b_avals[:nb]), float_mask(b_avals[nb:])
-    nbt, nvt = sum(bfl), sum(vfl)
+    nbt = sum(bfl)
 
     def body(*args):  # body consts, their tangents, carry, carry tangents
         consts, ct_it = list(args[:nb]), iter(args[nb:nb + nbt])

@@ -209,10 +209,10 @@ def _scan_batch(vals, dims, *, program, num_consts, num_carry, length, reverse, 
     for _ in range(nc + 1):
         store = {}
 
-        def body(*args, _flags=cb + carry_b + xb):
+        def body(*args, _flags=cb + carry_b + xb, _store=store):
             outs, odims = batch_flat(lambda *a: eval_program(program, *a),
                                      [0 if f else None for f in _flags], size, list(args))
-            store["dims"] = odims
+            _store["dims"] = odims
             return outs
 
         trace_fn(body, batched_avals(cb + carry_b + xb))
