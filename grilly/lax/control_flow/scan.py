@@ -210,7 +210,7 @@ def _scan_batch(vals, dims, *, program, num_consts, num_carry, length, reverse, 
         store = {}
 
         def body(*args, _flags=cb + carry_b + xb, _store=store):
-            outs, odims = batch_flat(lambda *a: eval_program(program, *a),
+            outs, odims = batch_flat(lambda *xs: eval_program(program, *xs),
                                      [0 if f else None for f in _flags], size, list(args))
             _store["dims"] = odims
             return outs
