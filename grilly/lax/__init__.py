@@ -63,6 +63,7 @@ from grilly.lax.elementwise import ne_ as ne
 from grilly.lax.elementwise import or_ as bitwise_or
 from grilly.lax.elementwise import pow_ as pow
 from grilly.lax.elementwise import xor_ as bitwise_xor
+from grilly.lax.attention import flash_attention, layer_norm, softmax
 from grilly.lax.gather_scatter import gather, put_along_axis, scatter, take_along_axis
 from grilly.lax.linalg import conv_general_dilated, dot, dot_general
 from grilly.lax.random_bits import threefry2x32
