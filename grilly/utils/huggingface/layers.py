@@ -1,0 +1,139 @@
+"""The transformer pieces converted HuggingFace models are made of: frozen dataclass pytrees (parameters are
+leaves, configuration is static) with pure ``__call__`` methods over grilly.numpy / grilly.lax, so a converted
+model can be passed straight to ``grilly.jit``, ``grilly.grad`` or ``grilly.vmap``.
+
+Weights keep PyTorch's layout (``Linear.weight`` is ``(out, in)``), so a state dict maps over one to one.
+
+>>> import grilly.numpy as gnp
+>>> lin = Linear(gnp.ones((2, 3)), gnp.zeros((2,)))
+>>> lin(gnp.ones((4, 3))).shape
+(4, 2)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+import grilly.lax as lax
+import grilly.numpy as gnp
+from grilly import tree
+
+
+def static(**kwargs):
+    """A dataclass field that is configuration (part of the treedef), not a parameter leaf."""
+    return dataclasses.field(metadata={"static": True}, **kwargs)
+
+
+def pytree_module(cls):
+    """Make ``cls`` a frozen dataclass registered as a grilly pytree (``static`` fields go to the treedef)."""
+    cls = dataclasses.dataclass(frozen=True)(cls)
+    fields = dataclasses.fields(cls)
+    data = [f.name for f in fields if not f.metadata.get("static")]
+    meta = [f.name for f in fields if f.metadata.get("static")]
+    return tree.register_dataclass(cls, data, meta)
+
+
+def _matmul_t(x, w):
+    """``x @ w.T`` as one dot_general contracting the last axes (no transposed copy of ``w``)."""
+    return lax.dot_general(x, w, (((x.ndim - 1,), (1,)), ((), ())))
+
+
+@pytree_module
+class Linear:
+    weight: object  # (out, in)
+    bias: object = None
+
+    def __call__(self, x):
+        y = _matmul_t(x, self.weight)
+        return y if self.bias is None else y + self.bias
+
+
+@pytree_module
+class LayerNorm:
+    weight: object
+    bias: object
+    eps: float = static(default=1e-5)
+
+    def __call__(self, x):
+        mean = gnp.mean(x, axis=-1, keepdims=True)
+        xc = x - mean
+        var = gnp.mean(xc * xc, axis=-1, keepdims=True)
+        return xc * lax.rsqrt(var + self.eps) * self.weight + self.bias
+
+
+@pytree_module
+class Embedding:
+    weight: object  # (num_embeddings, dim)
+
+    def __call__(self, ids):
+        return gnp.take(self.weight, ids, axis=0)
+
+
+def gelu(x):
+    """Exact GELU, ``0.5 x (1 + erf(x / sqrt 2))`` (BERT's "gelu")."""
+    return 0.5 * x * (1.0 + lax.erf(x * (1.0 / math.sqrt(2.0))))
+
+
+def gelu_tanh(x):
+    """The tanh approximation of GELU (GPT-2's "gelu_new")."""
+    return 0.5 * x * (1.0 + gnp.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
+
+
+ACTIVATIONS = {
+    "gelu": gelu, "gelu_new": gelu_tanh, "gelu_pytorch_tanh": gelu_tanh, "gelu_fast": gelu_tanh,
+    "relu": lambda x: gnp.maximum(x, 0.0), "tanh": gnp.tanh, "silu": lambda x: x * lax.logistic(x),
+    "swish": lambda x: x * lax.logistic(x),
+}
+
+
+def activation(name: str):
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unsupported activation {name!r}; supported: {', '.join(sorted(ACTIVATIONS))}")
+    return ACTIVATIONS[name]
+
+
+def softmax(x, axis: int = -1):
+    x = x - lax.stop_gradient(gnp.max(x, axis=axis, keepdims=True))
+    e = gnp.exp(x)
+    return e / gnp.sum(e, axis=axis, keepdims=True)
+
+
+def split_heads(x, num_heads: int):
+    """(B, S, H*D) -> (B, S, H, D)."""
+    b, s, hd = x.shape
+    return gnp.reshape(x, (b, s, num_heads, hd // num_heads))
+
+
+def attention(q, k, v, bias):
+    """Scaled dot-product attention over (B, S, H, D) heads; ``bias`` is added to the (B, H, Sq, Sk) scores."""
+    d = q.shape[-1]
+    scores = gnp.einsum("bqhd,bkhd->bhqk", q, k) * (1.0 / math.sqrt(d))
+    if bias is not None:
+        scores = scores + bias
+    out = gnp.einsum("bhqk,bkhd->bqhd", softmax(scores, axis=-1), v)
+    b, s, h, dh = out.shape
+    return gnp.reshape(out, (b, s, h * dh))
+
+
+def mask_bias(keep, dtype=np.float32):
+    """0 where ``keep`` is true, the dtype's most negative value elsewhere (what transformers adds)."""
+    return gnp.where(keep, 0.0, float(np.finfo(dtype).min)).astype(dtype)
+
+
+def mean_pooling(hidden, attention_mask):
+    """Mean of the token vectors that the mask keeps (sentence-transformers' "mean" pooling).
+
+    >>> import grilly.numpy as gnp
+    >>> mean_pooling(gnp.ones((1, 3, 2)), gnp.asarray([[1, 1, 0]])).tolist()
+    [[1.0, 1.0]]
+    """
+    m = gnp.asarray(attention_mask).astype(hidden.dtype)[..., None]
+    return gnp.sum(hidden * m, axis=1) / gnp.maximum(gnp.sum(m, axis=1), 1e-9)
+
+
+def l2_normalize(x, axis: int = -1, eps: float = 1e-12):
+    """``x / max(||x||, eps)`` (torch.nn.functional.normalize)."""
+    return x / gnp.maximum(gnp.sqrt(gnp.sum(x * x, axis=axis, keepdims=True)), eps)
