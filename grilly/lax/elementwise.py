@@ -246,8 +246,7 @@ def _max_partials(x, y, ans):
 
 
 def _min_partials(x, y, ans):
-    dx, dy = _max_partials(y, x, ans)
-    return dy, dx
+    return _max_partials(y, x, ans)  # d min(x, y)/dx = [y > x] + [x == y]/2: max's partial with the roles swapped
 
 
 def _pow_partials(x, y, ans):
