@@ -47,23 +47,45 @@ __version__ = "0.2.0"
 make_jaxpr = make_program
 
 
-def devices() -> list:
-    """The devices grilly can use: Vulkan devices (when available), then the NumPy host backend."""
-    out = []
-    if vulkan_available():
-        from grilly.core.backend.vulkan import get_runtime
+def devices(platform: str | None = None) -> list:
+    """The devices of a platform (``"vulkan"`` or ``"numpy"``; default: the default backend's).
 
-        out.append(f"vulkan:{get_runtime().info.name}")
-    out.append("numpy:cpu")
-    return out
+    >>> import grilly
+    >>> len(grilly.devices()) >= 1
+    True
+    """
+    from grilly.parallel import local_devices
+
+    return local_devices(platform)
+
+
+def local_device_count(platform: str | None = None) -> int:
+    return len(devices(platform))
 
 
 def device_put(x, device=None):
-    """Put ``x`` (a pytree of arrays) on a backend: ``"numpy"``, ``"vulkan"`` or None (the default)."""
-    from grilly.core.array import asarray_concrete
+    """Put ``x`` (a pytree of arrays) on a device: a ``grilly.devices()`` entry, ``"numpy"``, ``"vulkan"``,
+    ``"vulkan:1"``, or None (the default device)."""
+    import numpy as _np
 
-    name = None if device is None else str(device).split(":")[0]
-    return tree.map(lambda a: asarray_concrete(a, backend=name), x)
+    from grilly.core.array import Array, asarray_concrete
+    from grilly.parallel.devices import resolve
+
+    backend = resolve(device)
+
+    def put(a):
+        a = a if isinstance(a, Array) else asarray_concrete(a)
+        if a._backend is backend and (a._committed or device is None):
+            return a
+        return Array(backend.from_numpy(_np.array(_np.asarray(a), order="C")), a.aval, backend, device is not None)
+
+    return tree.map(put, x)
+
+
+def pmap(fun, axis_name=None, in_axes=0, out_axes=0, devices=None):
+    from grilly.parallel import pmap as _pmap
+
+    return _pmap(fun, axis_name=axis_name, in_axes=in_axes, out_axes=out_axes, devices=devices)
 
 
 def block_until_ready(x):
@@ -92,5 +114,5 @@ __all__ = [
     "ShapeError", "TransformError", "block_until_ready", "checkpoint", "config", "custom_jvp", "custom_vjp",
     "default_backend", "device_put", "devices", "get_backend", "grad", "hessian", "jacfwd", "jacrev", "jit",
     "jvp", "lax", "make_jaxpr", "make_program", "numpy", "random", "remat", "set_default_backend",
-    "stop_gradient", "tree", "value_and_grad", "vjp", "vmap",
+    "stop_gradient", "tree", "value_and_grad", "vjp", "vmap", "pmap", "local_device_count",
 ]

@@ -19,12 +19,13 @@ class Array(ArrayMethods):
     [0.0, 2.0, 4.0]
     """
 
-    __slots__ = ("_buf", "aval", "_backend", "__weakref__")
+    __slots__ = ("_buf", "aval", "_backend", "_committed", "__weakref__")
 
-    def __init__(self, buf, aval: ShapedArray, backend):
+    def __init__(self, buf, aval: ShapedArray, backend, committed: bool = False):
         self._buf = buf
         self.aval = aval
         self._backend = backend
+        self._committed = committed  # placed by device_put: ops follow it, and other arrays move to it
 
     shape = property(lambda self: self.aval.shape)
     dtype = property(lambda self: self.aval.dtype)
@@ -122,7 +123,7 @@ def asarray_concrete(val, dtype=None, backend=None) -> Array:
         else:
             val = np.asarray(val)
             dtype = val.dtype
-            if (dtype.kind in "OUSV" or dtype.kind == "c") and dtype not in dtypes.SUPPORTED:
+            if dtypes.kind(dtype) in "OUSV" or dtypes.kind(dtype) == "c":
                 raise TypeError(f"cannot make a grilly array from {type(val).__name__} of dtype {dtype}")
     dtype = dtypes.canonicalize(dtype)
     arr = np.asarray(val, dtype=dtype, order="C")

@@ -36,6 +36,7 @@ jvp_rules: dict[Primitive, Any] = {}
 vjp_rules: dict[Primitive, Any] = {}
 batch_rules: dict[Primitive, Any] = {}
 tape_rules: dict[Primitive, Any] = {}  # primitives whose reverse mode needs the whole trace (scan, custom_vjp)
+collectives: dict[Primitive, Any] = {}  # named-axis collectives: handler(prim, val, bdim, params, size) under vmap
 effectful: set[Primitive] = set()  # never pruned from programs (host callbacks)
 nondiff: set[Primitive] = set()  # outputs carry no derivative (integer/bool results, iota, argmax ...)
 inline_calls: set[Primitive] = set()  # call-like primitives that transforms evaluate equation by equation

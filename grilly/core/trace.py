@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from grilly.core import dtypes
 from grilly.core import primitive as P
 from grilly.core.array_methods import ArrayMethods
 from grilly.core.aval import ShapedArray
@@ -151,11 +152,16 @@ def eval_primitive(prim: P.Primitive, args, params) -> list:
     args = [a if isinstance(a, Array) else asarray_concrete(a) for a in args]
     out_avals = abstract_eval(prim, [a.aval for a in args], params)
     backend = backend_of(prim, args)
+    committed = False
+    for k, a in enumerate(args):
+        committed |= a._committed
+        if a._backend is not backend:  # an uncommitted operand follows the committed ones (a host copy)
+            args[k] = Array(backend.from_numpy(np.array(np.asarray(a), order="C")), a.aval, backend)
     impl = P.impl_rules[backend.name].get(prim)
     if impl is None:
         raise BackendError(f"primitive '{prim.name}' has no kernel on the {backend.name} backend")
     bufs = backend.execute(prim, impl, [a._buf for a in args], params, out_avals)
-    outs = [Array(b, av, backend) for b, av in zip(bufs, out_avals)]
+    outs = [Array(b, av, backend, committed) for b, av in zip(bufs, out_avals)]
     from grilly.core.dtypes import config
 
     if config.debug_nans:
@@ -165,5 +171,5 @@ def eval_primitive(prim: P.Primitive, args, params) -> list:
 
 def _check_nans(prim, outs):
     for o in outs:
-        if o.dtype.kind == "f" and np.isnan(np.asarray(o)).any():
+        if dtypes.kind(o.dtype) == "f" and np.isnan(np.asarray(o)).any():
             raise FloatingPointError(f"NaN produced by primitive '{prim.name}' (debug_nans is on)")

@@ -1,5 +1,6 @@
 """grilly.lax: the primitives, one thin wrapper each (shapes and dtypes must already agree)."""
 
+from grilly.lax.attention import flash_attention, layer_norm, softmax
 from grilly.lax.control_flow import cond, fori_loop, scan, switch, while_loop
 from grilly.lax.elementwise import *  # noqa: F403
 from grilly.lax.elementwise import (
@@ -63,7 +64,6 @@ from grilly.lax.elementwise import ne_ as ne
 from grilly.lax.elementwise import or_ as bitwise_or
 from grilly.lax.elementwise import pow_ as pow
 from grilly.lax.elementwise import xor_ as bitwise_xor
-from grilly.lax.attention import flash_attention, layer_norm, softmax
 from grilly.lax.gather_scatter import gather, put_along_axis, scatter, take_along_axis
 from grilly.lax.linalg import conv_general_dilated, dot, dot_general
 from grilly.lax.random_bits import threefry2x32
@@ -126,3 +126,6 @@ def full_like(x, fill_value, dtype=None):
 
     av = aval_of(x)
     return _full(av.shape, fill_value, dtype or av.dtype)
+
+
+from grilly.parallel.collectives import all_gather, axis_index, pmax, pmean, pmin, psum  # noqa: E402

@@ -47,7 +47,11 @@ class BatchTracer(Tracer):
 class BatchTrace(Trace):
     @property
     def axis_size(self):
-        return self.main.global_data
+        return self.main.global_data[0]
+
+    @property
+    def axis_name(self):
+        return self.main.global_data[1]
 
     def pure(self, val):
         return BatchTracer(self, val, None)
@@ -57,7 +61,8 @@ class BatchTrace(Trace):
     def process_primitive(self, prim, tracers, params):
         vals = [t.val for t in tracers]
         dims = [t.bdim for t in tracers]
-        if all(d is None for d in dims):
+        if all(d is None for d in dims) and not (prim in P.collectives and params.get("axis_name") == self.axis_name
+                                                 and self.axis_name is not None):
             outs = prim.bind(*vals, **params)
             outs = outs if prim.multiple_results else [outs]
             return [BatchTracer(self, o, None) for o in outs]
@@ -65,6 +70,10 @@ class BatchTrace(Trace):
             from grilly.core.program import eval_program
 
             return eval_program(params["program"], *tracers)
+        if prim in P.collectives and params.get("axis_name") == self.axis_name and self.axis_name is not None:
+            out, bdim = P.collectives[prim](prim, vals[0] if vals else None, dims[0] if dims else None, params,
+                                            self.axis_size)
+            return [BatchTracer(self, out, bdim)]
         rule = P.batch_rules.get(prim)
         if rule is None:
             raise P.rule_missing(prim, "batching (vmap)")
@@ -72,8 +81,8 @@ class BatchTrace(Trace):
         return [BatchTracer(self, o, d) for o, d in zip(outs, out_dims)]
 
 
-def vmap_flat(fun, in_dims, out_dims_fn, axis_size, args):
-    with new_main(BatchTrace, axis_size) as main:
+def vmap_flat(fun, in_dims, out_dims_fn, axis_size, args, axis_name=None):
+    with new_main(BatchTrace, (axis_size, axis_name)) as main:
         trace = BatchTrace(main)
         ins = [BatchTracer(trace, a, d) for a, d in zip(args, in_dims)]
         outs = [full_raise(trace, o) for o in fun(*ins)]
@@ -90,7 +99,7 @@ def vmap_flat(fun, in_dims, out_dims_fn, axis_size, args):
         return res
 
 
-def vmap(fun, in_axes=0, out_axes=0, axis_size: int | None = None):
+def vmap(fun, in_axes=0, out_axes=0, axis_size: int | None = None, axis_name=None):
     """Vectorize ``fun`` over a new leading (or ``in_axes``) dimension, as ``jax.vmap``.
 
     >>> import grilly, grilly.numpy as gnp
@@ -139,7 +148,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size: int | None = None):
         def out_dims_fn(n):
             return tree.prefix_broadcast(out_axes, tree.unflatten(store["tree"], [0] * n), "out_axes")
 
-        outs = vmap_flat(flat_fun, norm, out_dims_fn, size, flat)
+        outs = vmap_flat(flat_fun, norm, out_dims_fn, size, flat, axis_name)
         return tree.unflatten(store["tree"], outs)
 
     batched.__wrapped__ = fun
@@ -148,7 +157,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size: int | None = None):
 
 def batch_flat(fun, in_dims, axis_size, args):
     """Run ``fun`` batched; return its outputs with their batch dims (None where an output is unbatched)."""
-    with new_main(BatchTrace, axis_size) as main:
+    with new_main(BatchTrace, (axis_size, None)) as main:
         trace = BatchTrace(main)
         ins = [BatchTracer(trace, a, d) for a, d in zip(args, in_dims)]
         outs = [full_raise(trace, o) for o in fun(*ins)]

@@ -62,11 +62,15 @@ def get_backend(name: str | None = None) -> Backend:
 
 
 def backend_of(prim, arrays) -> Backend:
+    """The backend an op runs on: its operands' one backend, or the one committed operands were put on."""
     found = {id(a._backend): a._backend for a in arrays}
     if not found:
         return get_backend()
-    if len(found) > 1:
-        names = sorted(b.name for b in found.values())
-        raise BackendError(f"'{prim.name}' got arrays on different backends ({', '.join(names)}); "
+    if len(found) == 1:
+        return next(iter(found.values()))
+    committed = {id(a._backend): a._backend for a in arrays if a._committed}
+    if len(committed) != 1:
+        names = sorted(b.device_of(a._buf) for a in arrays for b in [a._backend])
+        raise BackendError(f"'{prim.name}' got arrays on different devices ({', '.join(sorted(set(names)))}); "
                            "move them with grilly.device_put first")
-    return next(iter(found.values()))
+    return next(iter(committed.values()))
