@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from grilly.core.backend.vulkan.device import validation_messages
+from grilly.core.backend.vulkan.multi import extra_backends
 from grilly.core.backend.vulkan.runtime import get_runtime, probe
 
 
@@ -17,4 +18,4 @@ def __getattr__(name):
     raise AttributeError(name)
 
 
-__all__ = ["VulkanBackend", "get_runtime", "probe", "validation_messages"]
+__all__ = ["VulkanBackend", "extra_backends", "get_runtime", "probe", "validation_messages"]

@@ -14,8 +14,9 @@ class VulkanBackend(Backend):
 
     name = "vulkan"
 
-    def __init__(self):
-        self.rt = get_runtime()
+    def __init__(self, rt=None):
+        self.rt = rt or get_runtime()
+        self.logical_id = 0  # set for extra logical devices (grilly.parallel)
         from grilly.core.backend.vulkan.kernels import register_all
 
         register_all()
@@ -40,4 +41,4 @@ class VulkanBackend(Backend):
         self.rt.stream.wait(buf.last_use)
 
     def device_of(self, buf) -> str:
-        return f"vulkan:{self.rt.info.index} ({self.rt.info.name})"
+        return f"vulkan:{self.logical_id} ({self.rt.info.name})"
