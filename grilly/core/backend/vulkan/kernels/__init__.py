@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-_FAMILIES = ("elementwise", "structural", "reductions", "linalg", "indexing", "sorting", "random")
+_FAMILIES = ("elementwise", "structural", "reductions", "linalg", "indexing", "sorting", "random", "attention")
 _done: list[bool] = []
 
 

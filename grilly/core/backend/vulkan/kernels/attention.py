@@ -1,0 +1,128 @@
+"""Flash attention (forward; backward as delta + dQ + dK/dV kernels), fused row softmax and layer_norm.
+
+The attention kernels are portable (plain fp32 arithmetic, 4 invocations per row, K/V tiles in shared memory):
+they run on every device, lavapipe included. Tile sizes are specialization constants picked from the head
+dimension and the device's shared-memory limit.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from grilly.core.aval import ShapedArray
+from grilly.core.backend.vulkan.kernels.common import code, launch, pack, register
+from grilly.core.errors import BackendError
+
+FLOATS = ("f32", "f16", "bf16")
+ROWS = 64  # query (or key) rows per workgroup; 4 invocations per row
+LANES = 4
+ROW_WG = 256
+
+
+def _tiles(rt, D: int) -> tuple[int, int]:
+    """(DP4, BC): the head dim padded to a multiple of 16, as vec4 count, and the largest shared tile that fits."""
+    dp4 = 4 * -(-D // 16)
+    for bc in (32, 16, 8, 4):
+        if 2 * bc * dp4 * 16 + 8 * bc <= rt.limits["maxShared"]:
+            return dp4, bc
+    raise BackendError(f"flash_attention: head_dim {D} needs more shared memory than the device has")
+
+
+def _spec(dp4: int, bc: int) -> tuple:
+    return (ROWS * LANES, ROWS, bc, dp4)
+
+
+def _sizes(q, k, mask) -> tuple:
+    B, Sq, H, D = q.shape
+    if mask is None:
+        return B, H, Sq, k.shape[1], D, 0, 0, 0
+    mb, mh = mask.shape[0], mask.shape[1]
+    Sk = k.shape[1]
+    return B, H, Sq, Sk, D, (mh * Sq * Sk if mb > 1 else 0), (Sq * Sk if mh > 1 else 0), 1
+
+
+def _check(q, k, v):
+    if v.shape[3] != q.shape[3]:
+        raise BackendError("flash_attention on Vulkan needs v's head_dim equal to q's and k's")
+    return code("flash_attention", q.dtype, FLOATS)
+
+
+def _flash_fwd(rt, bufs, out_avals, *, causal, scale, has_mask):
+    q, k, v = bufs[:3]
+    mask = bufs[3] if has_mask else None
+    c = _check(q, k, v)
+    o, lse = rt.empty(out_avals[0]), rt.empty(out_avals[1])
+    B, H, Sq, Sk, D, smb, smh, hm = _sizes(q, k, mask)
+    if not B * H * Sq * D:
+        return [o, lse]
+    dp4, bc = _tiles(rt, D)
+    m = mask if mask is not None else q
+    pc = pack("QQQQQQIIIIIIfIII", q.addr, k.addr, v.addr, o.addr, lse.addr, m.addr, B, H, Sq, Sk, D,
+              int(causal), scale, smb, smh, hm)
+    reads = (q, k, v) + ((mask,) if mask is not None else ())
+    rt.dispatch(f"flash_fwd_{c}", _spec(dp4, bc), (-(-Sq // ROWS), B * H, 1), pc, reads, (o, lse))
+    return [o, lse]
+
+
+def _flash_bwd(rt, bufs, out_avals, *, causal, scale, has_mask):
+    q, k, v, o, lse, do = bufs[:6]
+    mask = bufs[6] if has_mask else None
+    c = _check(q, k, v)
+    dq, dk, dv = (rt.empty(a) for a in out_avals)
+    B, H, Sq, Sk, D, smb, smh, hm = _sizes(q, k, mask)
+    if not B * H * D:
+        return [dq, dk, dv]
+    delta = rt.empty(ShapedArray((B, H, Sq), np.float32))
+    launch(rt, f"flash_bwd_delta_{c}", B * Sq * H, pack("QQQIIII", o.addr, do.addr, delta.addr, B, Sq, H, D),
+           (o, do), (delta,))
+    dp4, bc = _tiles(rt, D)
+    m = mask if mask is not None else q
+    extra = (mask,) if mask is not None else ()
+    tail = (B, H, Sq, Sk, D, int(causal), scale, smb, smh, hm)
+    pc = pack("QQQQQQQQIIIIIIfIII", q.addr, k.addr, v.addr, do.addr, lse.addr, delta.addr, dq.addr, m.addr, *tail)
+    if Sq:
+        rt.dispatch(f"flash_bwd_dq_{c}", _spec(dp4, bc), (-(-Sq // ROWS), B * H, 1), pc,
+                    (q, k, v, do, lse, delta) + extra, (dq,))
+    pc = pack("QQQQQQQQQIIIIIIfIII", q.addr, k.addr, v.addr, do.addr, lse.addr, delta.addr, dk.addr, dv.addr,
+              m.addr, *tail)
+    if Sk:
+        rt.dispatch(f"flash_bwd_dkdv_{c}", _spec(dp4, bc), (-(-Sk // ROWS), B * H, 1), pc,
+                    (q, k, v, do, lse, delta) + extra, (dk, dv))
+    return [dq, dk, dv]
+
+
+def _rows(x):
+    K = x.shape[-1] if x.shape else 1
+    return math.prod(x.shape) // max(K, 1), K
+
+
+def _softmax(rt, bufs, out_avals):
+    x = bufs[0]
+    c = code("softmax", x.dtype, FLOATS)
+    y = rt.empty(out_avals[0])
+    M, K = _rows(x)
+    if M and K:
+        rt.dispatch(f"softmax_{c}", (ROW_WG,), rt.grid(M), pack("QQII", x.addr, y.addr, M, K), (x,), (y,))
+    return [y]
+
+
+def _layer_norm(rt, bufs, out_avals, *, eps):
+    x, g, b = bufs
+    c = code("layer_norm", x.dtype, FLOATS)
+    y = rt.empty(out_avals[0])
+    M, K = _rows(x)
+    if M and K:
+        rt.dispatch(f"layer_norm_{c}", (ROW_WG,), rt.grid(M),
+                    pack("QQQQIIf", x.addr, g.addr, b.addr, y.addr, M, K, eps), (x, g, b), (y,))
+    return [y]
+
+
+def register_attention() -> None:
+    from grilly.lax import attention as A
+
+    register(A.flash_attention_p, _flash_fwd)
+    register(A.flash_attention_bwd_p, _flash_bwd)
+    register(A.softmax_p, _softmax)
+    register(A.layer_norm_p, _layer_norm)
