@@ -48,6 +48,12 @@ def is_float(dtype) -> bool:
     return np.dtype(dtype) in FLOATS
 
 
+def kind(dtype) -> str:
+    """NumPy's kind letter, except "f" for bfloat16 (an ml_dtypes type whose NumPy kind is "V")."""
+    d = np.dtype(dtype)
+    return "f" if d == bfloat16 else d.kind
+
+
 def is_int(dtype) -> bool:
     d = np.dtype(dtype)
     return d.kind in "iu"

@@ -96,7 +96,7 @@ def getitem(x, idx):
     # advanced indices: broadcast them, fold their axes into one and gather once
     arrs = [asarray(items[d]) for d in adv]
     for a in arrs:
-        if a.dtype.kind not in "iu":
+        if dtypes.kind(a.dtype) not in "iu":
             raise IndexError(f"arrays used as indices must be of integer (or boolean) type, got {a.dtype}")
     bshape = np.broadcast_shapes(*[a.shape for a in arrs])
     from grilly.lax.structural import broadcast_to

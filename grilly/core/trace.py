@@ -141,30 +141,44 @@ def abstract_eval(prim: P.Primitive, avals, params) -> list[ShapedArray]:
     return list(out) if prim.multiple_results else [out]
 
 
-def eval_primitive(prim: P.Primitive, args, params) -> list:
+_late: dict = {}  # modules that import this one, bound on first use (keeps the per-op path import-free)
+
+
+def _bind_late():
     from grilly.core.array import Array, asarray_concrete
     from grilly.core.backend import backend_of
+    from grilly.core.dtypes import config
 
+    _late.update(Array=Array, asarray=asarray_concrete, backend_of=backend_of, config=config)
+
+
+def eval_primitive(prim: P.Primitive, args, params) -> list:
+    if not _late:
+        _bind_late()
     generic = P.generic_impls.get(prim)
     if generic is not None:
         outs = generic(*args, **params)
         return list(outs) if prim.multiple_results else [outs]
-    args = [a if isinstance(a, Array) else asarray_concrete(a) for a in args]
+    Array = _late["Array"]
+    args = [a if type(a) is Array else _late["asarray"](a) for a in args]
     out_avals = abstract_eval(prim, [a.aval for a in args], params)
-    backend = backend_of(prim, args)
+    backend = args[0]._backend if args else None
     committed = False
-    for k, a in enumerate(args):
+    for a in args:
         committed |= a._committed
-        if a._backend is not backend:  # an uncommitted operand follows the committed ones (a host copy)
-            args[k] = Array(backend.from_numpy(np.array(np.asarray(a), order="C")), a.aval, backend)
+        if a._backend is not backend:
+            backend = None
+    if backend is None:
+        backend = _late["backend_of"](prim, args)
+        for k, a in enumerate(args):
+            if a._backend is not backend:  # an uncommitted operand follows the committed ones (a host copy)
+                args[k] = Array(backend.from_numpy(np.array(np.asarray(a), order="C")), a.aval, backend)
     impl = P.impl_rules[backend.name].get(prim)
     if impl is None:
         raise BackendError(f"primitive '{prim.name}' has no kernel on the {backend.name} backend")
     bufs = backend.execute(prim, impl, [a._buf for a in args], params, out_avals)
     outs = [Array(b, av, backend, committed) for b, av in zip(bufs, out_avals)]
-    from grilly.core.dtypes import config
-
-    if config.debug_nans:
+    if _late["config"].debug_nans:
         _check_nans(prim, outs)
     return outs
 

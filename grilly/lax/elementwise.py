@@ -29,7 +29,7 @@ _KINDS = {FLOAT: "f", INT: "iu", BOOL: "b"}
 def _check_kind(name, avals, kinds):
     allowed = "".join(_KINDS[k] for k in kinds)
     for a in avals:
-        if a.dtype.kind not in allowed:
+        if dtypes.kind(a.dtype) not in allowed:
             raise dtype_error(name, avals, f"{' or '.join(kinds)} dtypes")
 
 
@@ -163,7 +163,7 @@ is_finite_p = unary("is_finite", np.isfinite, out_dtype=dtypes.bool_)
 
 
 def _integer_pow_np(x, *, y):
-    return x ** y if y >= 0 or x.dtype.kind == "f" else (1 / x) ** (-y)
+    return x ** y if y >= 0 or dtypes.kind(x.dtype) == "f" else (1 / x) ** (-y)
 
 
 integer_pow_p = unary("integer_pow", _integer_pow_np,
@@ -225,15 +225,15 @@ def binary(name, np_fn, partials=None, kinds=(FLOAT, INT), out_dtype=None):
 
 
 def _int_div(x, y):
-    if x.dtype.kind in "iu":
+    if dtypes.kind(x.dtype) in "iu":
         with np.errstate(all="ignore"):
             q = np.where(y == 0, 0, np.abs(x) // np.where(y == 0, 1, np.abs(y)))
-            return (np.sign(x) * np.sign(y) * q).astype(x.dtype) if x.dtype.kind == "i" else q
+            return (np.sign(x) * np.sign(y) * q).astype(x.dtype) if dtypes.kind(x.dtype) == "i" else q
     return x / y
 
 
 def _int_rem(x, y):
-    if x.dtype.kind in "iu":
+    if dtypes.kind(x.dtype) in "iu":
         with np.errstate(all="ignore"):
             return np.where(y == 0, 0, np.fmod(x, np.where(y == 0, 1, y)))
     return np.fmod(x, y)
@@ -269,6 +269,7 @@ atan2_p = binary("atan2", np.arctan2, lambda x, y, a: (div(y, add(mul(x, x), mul
                                                        neg(div(x, add(mul(x, x), mul(y, y))))),
                  kinds=(FLOAT,))
 nextafter_p = binary("nextafter", np.nextafter, kinds=(FLOAT,))
+P.impl_rules["numpy"][nextafter_p] = np.nextafter  # not widened: the neighbour is one of the dtype's own values
 _ALL = (FLOAT, INT, BOOL)
 eq_p = binary("eq", np.equal, kinds=_ALL, out_dtype=dtypes.bool_)
 ne_p = binary("ne", np.not_equal, kinds=_ALL, out_dtype=dtypes.bool_)
@@ -381,7 +382,7 @@ convert_element_type_p = Primitive("convert_element_type")
 def _convert_np(x, *, new_dtype):
     if new_dtype == np.bool_:
         return x != 0
-    if x.dtype.kind == "f" and new_dtype.kind in "iu":
+    if dtypes.kind(x.dtype) == "f" and dtypes.kind(new_dtype) in "iu":
         with np.errstate(all="ignore"):
             info = np.iinfo(new_dtype)
             return np.clip(np.nan_to_num(np.trunc(_wide(x)), nan=0), info.min, info.max).astype(new_dtype)
@@ -391,14 +392,14 @@ def _convert_np(x, *, new_dtype):
 def _convert_jvp(primals, tangents, *, new_dtype):
     (x,), (t,) = primals, tangents
     out = convert_element_type_p.bind(x, new_dtype=new_dtype)
-    if t is None or new_dtype.kind != "f" or x.dtype.kind != "f":
+    if t is None or dtypes.kind(new_dtype) != "f" or dtypes.kind(x.dtype) != "f":
         return [out], [None]
     return [out], [convert_element_type_p.bind(t, new_dtype=new_dtype)]
 
 
 def _convert_vjp(cts, primals, outs, *, new_dtype):
     x = primals[0]
-    if cts[0] is None or x.dtype.kind != "f" or new_dtype.kind != "f":
+    if cts[0] is None or dtypes.kind(x.dtype) != "f" or dtypes.kind(new_dtype) != "f":
         return [None]
     return [convert_element_type_p.bind(cts[0], new_dtype=x.dtype)]
 

@@ -21,7 +21,7 @@ gather_p = Primitive("gather")
 
 
 def _gather_abstract(x, idx, *, axis):
-    if not 0 <= axis < x.ndim or idx.dtype.kind not in "iu" or x.shape[axis] == 0 and idx.size:
+    if not 0 <= axis < x.ndim or dtypes.kind(idx.dtype) not in "iu" or x.shape[axis] == 0 and idx.size:
         raise shape_error("gather", [x, idx], f"integer indices into a non-empty axis {axis} of the operand")
     return ShapedArray((*x.shape[:axis], *idx.shape, *x.shape[axis + 1:]), x.dtype)
 
@@ -86,7 +86,7 @@ SCATTER_MODES = ("set", "add", "mul", "min", "max")
 
 def _scatter_abstract(x, idx, upd, *, axis, mode):
     want = (*x.shape[:axis], *idx.shape, *x.shape[axis + 1:]) if 0 <= axis < x.ndim else None
-    if want is None or upd.shape != want or idx.dtype.kind not in "iu" or upd.dtype != x.dtype:
+    if want is None or upd.shape != want or dtypes.kind(idx.dtype) not in "iu" or upd.dtype != x.dtype:
         raise shape_error("scatter", [x, idx, upd], f"integer indices and updates of shape {want} and the "
                           "operand's dtype")
     if mode not in SCATTER_MODES:

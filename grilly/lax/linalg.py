@@ -37,7 +37,7 @@ def _dot_general_abstract(x, y, *, dimension_numbers, precision=None, preferred_
 def _dot_general_np(x, y, *, dimension_numbers, precision=None, preferred_element_type=None):
     (lc, rc), (lb, rb) = dimension_numbers
     out_dtype = preferred_element_type or x.dtype
-    acc = np.float64 if out_dtype == np.float64 else (np.float32 if x.dtype.kind == "f" else np.int64)
+    acc = np.float64 if out_dtype == np.float64 else (np.float32 if dtypes.kind(x.dtype) == "f" else np.int64)
     letters = iter("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
     xs, ys = [None] * x.ndim, [None] * y.ndim
     for a, b in zip(lb, rb):
@@ -173,7 +173,7 @@ def _conv_abstract(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilat
     if not ok:
         raise shape_error("conv_general_dilated", [lhs, rhs], "lhs (N, C, *spatial) and rhs (O, C/groups, *window) "
                           f"with O divisible by groups={g} and one stride/padding/dilation per spatial dim")
-    if lhs.dtype != rhs.dtype or lhs.dtype.kind != "f":
+    if lhs.dtype != rhs.dtype or dtypes.kind(lhs.dtype) != "f":
         raise dtype_error("conv_general_dilated", [lhs, rhs], "floating operands of one dtype")
     out = []
     for i in range(ns):

@@ -21,7 +21,7 @@ def _check_axes(name, x, axes):
 def _reduce_abstract(name, kinds="fiub", out_dtype=None):
     def rule(x, *, axes):
         _check_axes(name, x, axes)
-        if x.dtype.kind not in kinds:
+        if dtypes.kind(x.dtype) not in kinds:
             raise dtype_error(name, [x], "a dtype of kind " + kinds)
         return ShapedArray(tuple(s for i, s in enumerate(x.shape) if i not in axes), out_dtype or x.dtype)
 
@@ -51,9 +51,9 @@ def _np_reduce(fn):
 
 def _empty_reduce(fn, x, axes):
     shape = tuple(s for i, s in enumerate(x.shape) if i not in axes)
-    if x.dtype.kind == "f":
+    if dtypes.kind(x.dtype) == "f":
         return np.full(shape, -np.inf if fn is np.max else np.inf, x.dtype)
-    info = np.iinfo(x.dtype) if x.dtype.kind in "iu" else None
+    info = np.iinfo(x.dtype) if dtypes.kind(x.dtype) in "iu" else None
     if info is None:
         return np.full(shape, fn is np.min, x.dtype)
     return np.full(shape, info.min if fn is np.max else info.max, x.dtype)

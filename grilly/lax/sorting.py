@@ -24,12 +24,12 @@ def _axis_rule(name):
 def _stable_argsort(x, axis, descending):
     w = x.astype(np.float32) if x.dtype in (dtypes.float16, dtypes.bfloat16) else x
     if descending:
-        if w.dtype.kind == "f":
+        if dtypes.kind(w.dtype) == "f":
             key = np.where(np.isnan(w), -np.inf, -w)  # NaNs still last
             key = np.where(np.isnan(w), np.inf, key)
         elif w.dtype == np.bool_:
             key = ~w
-        elif w.dtype.kind == "u":
+        elif dtypes.kind(w.dtype) == "u":
             key = np.iinfo(w.dtype).max - w
         else:
             key = -(w.astype(np.int64))

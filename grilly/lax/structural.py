@@ -449,7 +449,7 @@ dynamic_slice_p = Primitive("dynamic_slice")
 
 
 def _check_indices(op, x, idx):
-    if len(idx) != x.ndim or any(i.shape != () or i.dtype.kind not in "iu" for i in idx):
+    if len(idx) != x.ndim or any(i.shape != () or dtypes.kind(i.dtype) not in "iu" for i in idx):
         raise shape_error(op, [x, *idx], f"{x.ndim} scalar integer start indices")
 
 

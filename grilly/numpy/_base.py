@@ -56,19 +56,47 @@ def dtype_of(x):
 
 def promote(*args, to_float: bool = False, op: str = "op"):
     """Promote to one dtype (Python scalars are weak, as in JAX) and broadcast to one shape."""
+    first = getattr(args[0], "aval", None)
+    if first is not None and (not to_float or dtypes.kind(first.dtype) == "f") and all(
+            getattr(a, "aval", None) == first for a in args[1:]):
+        return list(args)  # the common case: operands that already agree
     weak = tuple(_is_weak(a) for a in args)
     dts = [np.asarray(a).dtype if w else dtype_of(a) for a, w in zip(args, weak)]
     dt = dtypes.result_type(*dts, weak=weak)
-    if to_float and dt.kind != "f":
+    if to_float and dtypes.kind(dt) != "f":
         dt = dtypes.default_float()
-    arrs = [asarray(a, dt) if not is_array(a) else E.convert_element_type(a, dt) for a in args]
-    shapes = [aval_of(a).shape for a in arrs]
+    arrs = [None if w else asarray(a, dt) if not is_array(a) else E.convert_element_type(a, dt)
+            for a, w in zip(args, weak)]
+    shapes = [aval_of(a).shape for a in arrs if a is not None]
     try:
         shape = np.broadcast_shapes(*shapes)
     except ValueError:
-        desc = ", ".join(aval_of(a).str_short() for a in arrs)
+        desc = ", ".join(aval_of(a).str_short() for a in arrs if a is not None)
         raise ShapeError(f"{op}: operands {desc} do not broadcast together") from None
-    return [broadcast_to(a, shape) for a in arrs]
+    return [_scalar_constant(v, dt, shape) if a is None else broadcast_to(a, shape) for a, v in zip(arrs, args)]
+
+
+_constants: dict = {}
+
+
+def _scalar_constant(value, dtype, shape):
+    """A Python scalar as a full array of ``shape``, cached: arrays are immutable, and ``x + 1.0`` in a loop
+    should cost one kernel, not an upload and a broadcast each time."""
+    from grilly.core.backend import default_backend
+
+    size = int(np.prod(shape, dtype=np.int64))
+    key = (type(value), value, dtype, shape, default_backend())
+    hit = _constants.get(key)
+    if hit is not None:
+        return hit
+    out = broadcast_to(asarray_concrete(np.asarray(value, dtype)), shape)
+    from grilly.core.array import Array
+
+    if size <= 1 << 16 and type(out) is Array:  # concrete, small: worth keeping
+        if len(_constants) > 512:
+            _constants.clear()
+        _constants[key] = out
+    return out
 
 
 def canon_axes(axis, ndim: int, op: str = "op"):

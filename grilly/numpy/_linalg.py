@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import opt_einsum
 
+from grilly.core import dtypes
 from grilly.core.errors import ShapeError
 from grilly.lax import elementwise as E
 from grilly.lax._helpers import aval_of
@@ -18,7 +19,7 @@ def _same_dtype(a, b):
     from grilly.core import dtypes
 
     dt = dtypes.result_type(aval_of(a).dtype, aval_of(b).dtype)
-    if dt.kind == "b":
+    if dtypes.kind(dt) == "b":
         dt = dtypes.default_int()
     return E.convert_element_type(a, dt), E.convert_element_type(b, dt)
 
@@ -173,7 +174,7 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002
     from grilly.numpy._reductions import sum as sum_
 
     x = asarray(x)
-    if x.dtype.kind != "f":
+    if dtypes.kind(x.dtype) != "f":
         x = asarray(x, float)
     if axis is None and ord is None:
         return E.sqrt(sum_(E.mul(x, x), axis=None, keepdims=keepdims))

@@ -75,7 +75,7 @@ left_shift = _binary(E.shift_left, "left_shift")
 
 def right_shift(x, y):
     x, y = promote(x, y, op="right_shift")
-    return E.shift_right_logical(x, y) if x.dtype.kind == "u" else E.shift_right_arithmetic(x, y)
+    return E.shift_right_logical(x, y) if dtypes.kind(x.dtype) == "u" else E.shift_right_arithmetic(x, y)
 
 
 def logical_and(x, y):
@@ -113,7 +113,7 @@ def positive(x):
 
 def abs(x):  # noqa: A001
     (x,) = promote(x, op="abs")
-    return x if x.dtype.kind in "ub" else E.abs(x)
+    return x if dtypes.kind(x.dtype) in "ub" else E.abs(x)
 
 
 absolute = abs
@@ -121,7 +121,7 @@ absolute = abs
 
 def sign(x):
     (x,) = promote(x, op="sign")
-    return E.sign(x) if x.dtype.kind in "fi" else E.convert(E.ne_(x, full(x.shape, 0, x.dtype)), x.dtype)
+    return E.sign(x) if dtypes.kind(x.dtype) in "fi" else E.convert(E.ne_(x, full(x.shape, 0, x.dtype)), x.dtype)
 
 
 def true_divide(x, y):
@@ -134,10 +134,10 @@ divide = true_divide
 
 def floor_divide(x, y):
     x, y = promote(x, y, op="floor_divide")
-    if x.dtype.kind == "f":
+    if dtypes.kind(x.dtype) == "f":
         return E.floor(E.div(x, y))
     q = E.div(x, y)  # truncates toward zero; step down where signs differ and it was inexact
-    if x.dtype.kind == "u":
+    if dtypes.kind(x.dtype) == "u":
         return q
     zero = full(x.shape, 0, x.dtype)
     fix = E.and_(E.ne_(E.rem(x, y), zero), E.ne_(E.lt_(x, zero), E.lt_(y, zero)))
@@ -147,7 +147,7 @@ def floor_divide(x, y):
 def remainder(x, y):
     x, y = promote(x, y, op="remainder")
     r = E.rem(x, y)
-    if x.dtype.kind == "u":
+    if dtypes.kind(x.dtype) == "u":
         return r
     zero = full(x.shape, 0, x.dtype)
     fix = E.and_(E.ne_(r, zero), E.ne_(E.lt_(r, zero), E.lt_(y, zero)))
@@ -165,11 +165,11 @@ def fmod(x, y):
 def power(x, y):
     if isinstance(y, int) and not isinstance(y, bool):
         (x,) = promote(x, op="power")
-        if x.dtype.kind in "iu" and y < 0:
+        if dtypes.kind(x.dtype) in "iu" and y < 0:
             raise ValueError("power: integers to negative integer powers are not allowed")
         return E.integer_pow(x, y)
     x, y = promote(x, y, op="power")
-    if x.dtype.kind in "iu":
+    if dtypes.kind(x.dtype) in "iu":
         return _int_power(x, y)
     return E.pow_(x, y)
 
@@ -216,7 +216,7 @@ def logaddexp(x, y):
 
 def round(x, decimals: int = 0):  # noqa: A001
     (x,) = promote(x, op="round")
-    if x.dtype.kind != "f":
+    if dtypes.kind(x.dtype) != "f":
         return x
     if decimals == 0:
         return E.round(x)
@@ -237,17 +237,17 @@ fix = trunc
 
 def isfinite(x):
     (x,) = promote(x, op="isfinite")
-    return E.is_finite(x) if x.dtype.kind == "f" else full(x.shape, True, dtypes.bool_)
+    return E.is_finite(x) if dtypes.kind(x.dtype) == "f" else full(x.shape, True, dtypes.bool_)
 
 
 def isnan(x):
     (x,) = promote(x, op="isnan")
-    return E.ne_(x, x) if x.dtype.kind == "f" else full(x.shape, False, dtypes.bool_)
+    return E.ne_(x, x) if dtypes.kind(x.dtype) == "f" else full(x.shape, False, dtypes.bool_)
 
 
 def isinf(x):
     (x,) = promote(x, op="isinf")
-    if x.dtype.kind != "f":
+    if dtypes.kind(x.dtype) != "f":
         return full(x.shape, False, dtypes.bool_)
     return E.eq_(E.abs(x), full(x.shape, np.inf, x.dtype))
 
@@ -280,7 +280,7 @@ def where(condition, x=None, y=None):
 def dtype_kind(x):
     from grilly.numpy._base import dtype_of
 
-    return dtype_of(x).kind
+    return dtypes.kind(dtype_of(x))
 
 
 def heaviside(x, h0):
@@ -317,7 +317,7 @@ def astype(x, dtype):
 
 def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
     x = asarray(x)
-    if x.dtype.kind != "f":
+    if dtypes.kind(x.dtype) != "f":
         return x
     fi = dtypes.finfo(x.dtype)
     x = where(isnan(x), nan, x)

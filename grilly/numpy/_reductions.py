@@ -24,8 +24,8 @@ def sum(a, axis=None, dtype=None, keepdims=False, where=None):  # noqa: A001
         a = where_(where, a, 0)
     if dtype is not None:
         a = E.convert_element_type(a, dtype)
-    elif a.dtype.kind in "bu" or (a.dtype.kind == "i" and a.dtype.itemsize < 4):
-        a = E.convert_element_type(a, dtypes.default_int() if a.dtype.kind != "u" else dtypes.uint32)
+    elif dtypes.kind(a.dtype) in "bu" or (dtypes.kind(a.dtype) == "i" and a.dtype.itemsize < 4):
+        a = E.convert_element_type(a, dtypes.default_int() if dtypes.kind(a.dtype) != "u" else dtypes.uint32)
     axes = canon_axes(axis, a.ndim, "sum")
     return _keep(R.reduce_sum(a, axes) if axes else a, axes, keepdims)
 
@@ -34,7 +34,7 @@ def prod(a, axis=None, dtype=None, keepdims=False):
     a = asarray(a)
     if dtype is not None:
         a = E.convert_element_type(a, dtype)
-    elif a.dtype.kind == "b":
+    elif dtypes.kind(a.dtype) == "b":
         a = E.convert_element_type(a, dtypes.default_int())
     axes = canon_axes(axis, a.ndim, "prod")
     return _keep(R.reduce_prod(a, axes) if axes else a, axes, keepdims)
@@ -71,7 +71,7 @@ def all(a, axis=None, keepdims=False):  # noqa: A001
 
 def mean(a, axis=None, dtype=None, keepdims=False):
     a = asarray(a)
-    if a.dtype.kind != "f":
+    if dtypes.kind(a.dtype) != "f":
         a = E.convert_element_type(a, dtype or dtypes.default_float())
     axes = canon_axes(axis, a.ndim, "mean")
     n = int(np.prod([a.shape[i] for i in axes], dtype=np.int64))
@@ -81,7 +81,7 @@ def mean(a, axis=None, dtype=None, keepdims=False):
 
 def var(a, axis=None, ddof=0, keepdims=False):
     a = asarray(a)
-    if a.dtype.kind != "f":
+    if dtypes.kind(a.dtype) != "f":
         a = E.convert_element_type(a, dtypes.default_float())
     axes = canon_axes(axis, a.ndim, "var")
     m = mean(a, axis=axes, keepdims=True)
@@ -124,7 +124,7 @@ def _cum(lax_fn, name):
         a = asarray(a)
         if dtype is not None:
             a = E.convert_element_type(a, dtype)
-        elif a.dtype.kind == "b" or (a.dtype.kind in "iu" and a.dtype.itemsize < 4):
+        elif dtypes.kind(a.dtype) == "b" or (dtypes.kind(a.dtype) in "iu" and a.dtype.itemsize < 4):
             a = E.convert_element_type(a, dtypes.default_int())
         if axis is None:
             a, axis = reshape(a, (-1,)), 0

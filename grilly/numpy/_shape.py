@@ -57,9 +57,9 @@ def arange(start, stop=None, step=None, dtype=None):
     step = 1 if step is None else step
     vals = np.arange(start, stop, step)
     if dtype is None:
-        dtype = dtypes.default_float() if vals.dtype.kind == "f" else dtypes.default_int()
+        dtype = dtypes.default_float() if dtypes.kind(vals.dtype) == "f" else dtypes.default_int()
     dtype = dtypes.canonicalize(dtype)
-    if vals.dtype.kind in "iu" and step == 1 and start == 0:
+    if dtypes.kind(vals.dtype) in "iu" and step == 1 and start == 0:
         return S.iota(dtype, len(vals)) if len(vals) else asarray(np.zeros(0, dtype))
     return asarray(vals.astype(dtype))
 

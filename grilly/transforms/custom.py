@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 
 from grilly import tree
+from grilly.core import dtypes
 from grilly.core import primitive as P
 from grilly.core.errors import TransformError
 from grilly.core.primitive import Primitive
@@ -48,7 +49,7 @@ def _cvjp_tape(primals, parents, *, fun, fwd, bwd, num_out):
     def vjp(cts):
         cts = [zeros_like(o) if c is None else c for c, o in zip(cts, outs)]
         in_cts = bwd(residuals, cts)
-        return [c if aval_of(p).dtype.kind == "f" else None for c, p in zip(in_cts, primals)]
+        return [c if dtypes.kind(aval_of(p).dtype) == "f" else None for c, p in zip(in_cts, primals)]
 
     return outs, vjp
 
@@ -189,7 +190,7 @@ def _cjvp_tape(primals, parents, *, fun, jvp):
         # the tangent map is linear: its VJP (transpose) is reverse mode over it at zero tangents
         _, pull = vjp_flat(lambda *ts: jvp(list(primals), list(ts))[1], [zeros_like(p) for p in primals])
         in_cts = pull(cts)
-        return [c if aval_of(p).dtype.kind == "f" else None for c, p in zip(in_cts, primals)]
+        return [c if dtypes.kind(aval_of(p).dtype) == "f" else None for c, p in zip(in_cts, primals)]
 
     return outs, back
 

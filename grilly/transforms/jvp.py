@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from grilly import tree
+from grilly.core import dtypes
 from grilly.core import primitive as P
 from grilly.core.trace import Trace, Tracer, full_lower, new_main
 
@@ -60,7 +61,7 @@ class JVPTrace(Trace):
 def _is_float(x):
     from grilly.lax._helpers import aval_of
 
-    return aval_of(x).dtype.kind == "f"
+    return dtypes.kind(aval_of(x).dtype) == "f"
 
 
 def jvp_flat(fun, primals, tangents):

@@ -7,6 +7,7 @@ import functools
 import numpy as np
 
 from grilly import tree
+from grilly.core import dtypes
 from grilly.core import primitive as P
 from grilly.core.primitive import Primitive
 from grilly.core.program import eval_program, trace_to_program
@@ -42,7 +43,7 @@ def _remat_tape(primals, parents, *, program):
 
         _, back = vjp_flat(lambda *a: eval_program(program, *a), list(primals))
         in_cts = back([zeros_like(o) if c is None else c for c, o in zip(cts, outs)])
-        return [c if aval_of(p).dtype.kind == "f" else None for c, p in zip(in_cts, primals)]
+        return [c if dtypes.kind(aval_of(p).dtype) == "f" else None for c, p in zip(in_cts, primals)]
 
     return outs, vjp
 

@@ -5,6 +5,7 @@ calls each primitive's VJP rule. VJP rules are written with grilly ops, so they 
 from __future__ import annotations
 
 from grilly import tree
+from grilly.core import dtypes
 from grilly.core import primitive as P
 from grilly.core.trace import Trace, Tracer, full_lower, full_raise, new_main
 from grilly.lax._helpers import add_any, aval_of, zeros_like
@@ -43,7 +44,7 @@ class VJPTracer(Tracer):
 
 
 def _differentiable(x) -> bool:
-    return aval_of(x).dtype.kind == "f"
+    return dtypes.kind(aval_of(x).dtype) == "f"
 
 
 class VJPTrace(Trace):
@@ -193,7 +194,7 @@ def value_and_grad(fun, argnums=0, has_aux: bool = False):
         diff_args = tuple(args[n] for n in nums)
         for path, leaf in tree.flatten_with_path(diff_args)[0]:
             dt = aval_of(_canon(leaf)).dtype
-            if dt.kind != "f":
+            if dtypes.kind(dt) != "f":
                 raise TypeError(f"grad requires float inputs; argument {nums[path[0]]} has a leaf of dtype {dt}"
                                 " (use float32, or leave it out of argnums)")
 
@@ -206,7 +207,7 @@ def value_and_grad(fun, argnums=0, has_aux: bool = False):
         res = vjp(f_diff, *diff_args, has_aux=has_aux)
         out, pullback = res[0], res[1]
         o = _canon(out) if not isinstance(out, tuple | list | dict) else None
-        if o is None or aval_of(o).shape != () or aval_of(o).dtype.kind != "f":
+        if o is None or aval_of(o).shape != () or dtypes.kind(aval_of(o).dtype) != "f":
             desc = aval_of(o).str_short() if o is not None else type(out).__name__
             raise TypeError(f"grad requires a function with a scalar float output, got {desc}"
                             " (use grilly.vjp or jacrev for other outputs)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from grilly import tree
+from grilly.core import dtypes
 from grilly.core.errors import GrillyError
 from grilly.core.program import Program, eval_program, trace_to_program
 from grilly.lax._helpers import aval_of
@@ -18,7 +19,7 @@ def run(program: Program):
 
 
 def float_mask(avals):
-    return [a.dtype.kind == "f" for a in avals]
+    return [dtypes.kind(a.dtype) == "f" for a in avals]
 
 
 def check_same_avals(what: str, expected, got, treedef=None):

@@ -128,7 +128,7 @@ def _cond_tape(primals, parents, *, branches):
             return trace_fn(f, avals + list(out_avals))[0]
 
         in_cts = cond_p.bind(index, *ops, *cts, branches=tuple(make(b) for b in branches))
-        return [None] + [c if aval_of(o).dtype.kind == "f" else None for c, o in zip(in_cts, ops)]
+        return [None] + [c if dtypes.kind(aval_of(o).dtype) == "f" else None for c, o in zip(in_cts, ops)]
 
     return outs, vjp
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from grilly import tree
+from grilly.core import dtypes
 from grilly.core import primitive as P
 from grilly.core.aval import ShapedArray
 from grilly.core.errors import GrillyError, ShapeError
@@ -174,7 +175,7 @@ def _scan_tape(primals, parents, *, program, num_consts, num_carry, length, reve
             carry_t, x_t, ct_y = list(rest[:nc]), list(rest[nc:nc + nx]), list(rest[nc + nx:])
             _, back = vjp_flat(lambda *a: eval_program(program, *a), cs + carry_t + x_t)
             in_cts = back(ct_c + ct_y)
-            new_acc = [add_any(a, c) if a.dtype.kind == "f" else a for a, c in zip(acc, in_cts[:k])]
+            new_acc = [add_any(a, c) if dtypes.kind(a.dtype) == "f" else a for a, c in zip(acc, in_cts[:k])]
             return in_cts[k:k + nc] + new_acc + in_cts[k + nc:]
 
         bwd_avals = (in_avals[:k] + out_avals[:nc] + in_avals[:k] + in_avals[k:k + nc] + in_avals[k + nc:]
@@ -186,7 +187,7 @@ def _scan_tape(primals, parents, *, program, num_consts, num_carry, length, reve
                             unroll=unroll)
         ct_init, ct_consts, ct_xs = bouts[:nc], bouts[nc:nc + k], bouts[nc + k:]
         res = ct_consts + ct_init + ct_xs
-        return [c if aval_of(p).dtype.kind == "f" else None for c, p in zip(res, primals)]
+        return [c if dtypes.kind(aval_of(p).dtype) == "f" else None for c, p in zip(res, primals)]
 
     return results, vjp
 
