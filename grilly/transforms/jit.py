@@ -25,6 +25,11 @@ def _jit_call_impl(*args, program, name, donated):
 
     backend = next((a._backend.name for a in args if isinstance(a, Array)), None)
     make = executors.get(backend)
+    if make is None and backend == "vulkan":  # record-and-replay lives with the Vulkan backend
+        from grilly.core.backend.vulkan.jit import install
+
+        install()
+        make = executors.get(backend)
     if make is None:
         return eval_program(program, *args)
     return make(program, name, donated)(*args)

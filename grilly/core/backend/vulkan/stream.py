@@ -270,6 +270,29 @@ class Stream:
         self.submit()
         self.wait(self.submitted)
 
+    # ---- prerecorded command buffers (jit replay)
+    def submit_with(self, cmd) -> int:
+        """Submit what is being recorded, then the prerecorded ``cmd``, in one vkQueueSubmit; returns the
+        timeline value the batch signals (``cmd`` must begin with a barrier that orders earlier work)."""
+        s, cmds = self.cur, [cmd]
+        if s is not None:
+            check(lib.vkEndCommandBuffer(s.cmd), "vkEndCommandBuffer")
+            cmds.insert(0, s.cmd)
+        self.submitted += 1
+        self._sig_value[0] = self.submitted
+        arr = ffi.new("VkCommandBuffer[]", cmds)
+        self._submit.commandBufferCount, self._submit.pCommandBuffers = len(cmds), arr
+        try:
+            check(lib.vkQueueSubmit(self.queue, 1, self._submit, ffi.NULL), "vkQueueSubmit")
+        finally:
+            self._submit.commandBufferCount, self._submit.pCommandBuffers = 1, self._pcmd
+        if s is not None:
+            s.value = self.submitted
+            self.inflight.append(s)
+        self.cur, self.count = None, 0
+        self.dirty.clear()
+        return self.submitted
+
     def _collect(self, s: _Slot) -> None:
         n = 2 * len(s.names)
         data = ffi.new("uint64_t[]", n)

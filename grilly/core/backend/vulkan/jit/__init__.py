@@ -1,0 +1,120 @@
+"""jit on Vulkan: trace once, record one command buffer, replay it with one submit per call.
+
+``executor(program, name, donated)`` is what ``grilly.transforms.jit`` calls for Vulkan arrays. The first call
+of a program (per set of constant buffers) fuses its elementwise chains (``grilly.core.fusion``), evaluates it
+once through the ordinary kernels against a ``Recorder`` (placeholder buffers, commands noted instead of
+recorded), plans an arena for its values by liveness, and builds a ``Replay``. Later calls write the
+arguments' addresses into a table and submit the command buffer: one ``vkQueueSubmit``, whatever the number
+of operations. ``lax.scan`` bodies are recorded once per step into the same command buffer, so a 500-step
+scan costs no Python per call.
+
+A program that reads GPU data on the host while it runs (``lax.while_loop``, ``lax.cond`` on a computed
+predicate, ``debug_nans``) cannot be replayed: it runs eagerly, operation by operation, on every call, and
+``replay_info(f, *args)`` says so with the reason.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+from grilly.core.fusion import fuse
+from grilly.core.program import eval_program
+
+_entries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Program -> {const buffer ids: entry}
+_fused: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Program -> fused Program
+
+
+class Eager:
+    """A program that runs eagerly on every call, and why."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def _fused_program(program):
+    f = _fused.get(program)
+    if f is None:
+        f = _fused[program] = fuse(program)
+    return f
+
+
+def _recording(backend) -> bool:
+    from grilly.core.backend.vulkan.jit.recorder import Recorder
+
+    return isinstance(backend.rt, Recorder)
+
+
+def _record(program, args, backend):
+    from grilly.core.array import Array
+    from grilly.core.backend.vulkan.jit.recorder import NeedsHost, Recorder
+    from grilly.core.backend.vulkan.jit.replay import Replay
+
+    fused = _fused_program(program)
+    real = backend.rt
+    rec = Recorder(real)
+    ins, in_pids = list(args[: program.num_consts]), []
+    for v in program.in_vars[program.num_consts:]:
+        buf = rec.empty(v.aval)
+        in_pids.append(len(rec.phs) - 1)
+        ins.append(Array(buf, v.aval, backend))
+    backend.rt = rec
+    try:
+        outs = eval_program(fused, *ins)
+    except NeedsHost as e:
+        return Eager(str(e))
+    finally:
+        backend.rt = real
+    from grilly.core.array import asarray_concrete
+
+    outs = [o if isinstance(o, Array) else asarray_concrete(o) for o in outs]
+    out_refs = [rec.ref(o._buf, len(rec.cmds)) for o in outs]
+    return Replay(real, rec, in_pids, out_refs, [o.aval for o in outs])
+
+
+def run(program, donated, args) -> list:
+    """Run ``program`` on Vulkan arrays ``args``: replay its recording (made on first use) or, if it needs the
+    host while running, evaluate it eagerly."""
+    from grilly.core.array import Array
+
+    backend = next(a._backend for a in args if isinstance(a, Array))
+    if _recording(backend):  # a jitted function called inside one being recorded: record it inline
+        return eval_program(_fused_program(program), *args)
+    nc = program.num_consts
+    key = tuple(id(a._buf) for a in args[:nc])
+    table = _entries.setdefault(program, {})
+    entry = table.get(key)
+    if entry is None:
+        entry = table[key] = _record(program, args, backend)
+    if isinstance(entry, Eager):
+        return eval_program(_fused_program(program), *args)
+    return entry(args, nc, donated, backend)
+
+
+def executor(program, name, donated):
+    """The ``grilly.transforms.jit.executors["vulkan"]`` entry: a runner for ``program``."""
+    return lambda *args: run(program, donated, args)
+
+
+def replay_info(program, args=None) -> dict:
+    """How ``program`` runs: ``{"mode": "replay", "dispatches": n, "arena_bytes": b}`` or
+    ``{"mode": "eager", "reason": ...}``; ``{"mode": "not recorded"}`` before its first Vulkan call."""
+    table = _entries.get(program) or {}
+    if not table:
+        return {"mode": "not recorded"}
+    entry = next(iter(table.values()))
+    if isinstance(entry, Eager):
+        return {"mode": "eager", "reason": entry.reason}
+    return {"mode": "replay", "dispatches": entry.n_dispatches, "arena_bytes": entry.arena.nbytes,
+            "instances": len(entry.instances)}
+
+
+def install() -> None:
+    """Register the executor and the fused-elementwise kernel (idempotent)."""
+    import importlib
+
+    from grilly.core.backend.vulkan.jit.kernels import register
+
+    register()
+    importlib.import_module("grilly.transforms.jit").executors["vulkan"] = executor

@@ -1,0 +1,85 @@
+"""The jit package's own kernels: the fused-elementwise interpreter and the table copy that binds arguments.
+
+Their SPIR-V is committed beside the sources (``spv/``); ``python -m grilly.core.backend.vulkan.jit.kernels``
+rebuilds it with glslc. Modules are loaded into the runtime's pipeline table under their own names.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from grilly.core import primitive as P
+from grilly.core.backend.vulkan._vk import check, ffi, lib, vk
+from grilly.core.backend.vulkan.kernels.common import WG, pack, size
+from grilly.core.fusion import compile_vm, fused_elementwise_p
+
+HERE = Path(__file__).resolve().parent
+SHADERS = ("fused_vm", "copy_table")
+
+
+def ensure_modules(rt) -> None:
+    """Load this package's shader modules into ``rt.pipelines`` (once per runtime)."""
+    pipes = rt.pipelines
+    for name in SHADERS:
+        key = f"jit_{name}"
+        if key in pipes.modules:
+            continue
+        code = (HERE / "spv" / f"{key}.spv").read_bytes()
+        minfo = ffi.new(
+            "VkShaderModuleCreateInfo*",
+            {
+                "sType": vk.VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
+                "codeSize": len(code),
+                "pCode": ffi.cast("uint32_t*", ffi.from_buffer(code)),
+            },
+        )
+        pm = ffi.new("VkShaderModule*")
+        check(lib.vkCreateShaderModule(pipes.dev, minfo, ffi.NULL, pm), "vkCreateShaderModule")
+        pipes.modules[key] = pm[0]
+
+
+def _code_buffer(program):
+    """The interpreter code of a fused group, uploaded once and kept on the sub-program."""
+    hit = program.__dict__.get("_vm_code")
+    if hit is None:
+        from grilly.core.backend.vulkan.runtime import get_runtime
+
+        code = compile_vm(program)
+        hit = program._vm_code = (get_runtime().upload(code), len(code))
+    return hit
+
+
+def _fused_impl_vk(rt, bufs, out_avals, *, program):
+    """One dispatch of the interpreter over the output's elements."""
+    ensure_modules(rt)
+    code, ncode = _code_buffer(program)
+    outs = [rt.empty(a) for a in out_avals]
+    n = size(out_avals[0])
+    addrs = [b.addr for b in bufs] + [o.addr for o in outs]
+    addrs += [0] * (12 - len(addrs))
+    pc = pack("Q12QII", code.addr, *addrs, n, ncode)
+    if n:
+        rt.dispatch("jit_fused_vm", (WG,), rt.grid((n + WG - 1) // WG), pc, (*bufs, code), tuple(outs))
+    return outs
+
+
+def register() -> None:
+    P.impl_rules["vulkan"][fused_elementwise_p] = _fused_impl_vk
+
+
+def build() -> None:
+    """Compile the shaders with glslc (developers only; users get the committed SPIR-V)."""
+    include = HERE.parents[3] / "shaders" / "include"
+    tool = shutil.which("glslc") or "glslc"
+    for name in SHADERS:
+        out = HERE / "spv" / f"jit_{name}.spv"
+        subprocess.run([tool, "--target-env=vulkan1.2", "-fshader-stage=compute", "-O", f"-I{include}",
+                        str(HERE / "shaders" / f"{name}.comp"), "-o", str(out)], check=True)
+        sys.stdout.write(f"{out}\n")
+
+
+if __name__ == "__main__":
+    build()

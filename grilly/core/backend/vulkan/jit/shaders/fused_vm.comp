@@ -1,0 +1,54 @@
+#version 460
+// Fused float32 elementwise chains: one precompiled kernel interprets a short register program per element.
+// Code words come in pairs: (op | dst << 8 | a << 16 | b << 24, immediate). Slots 0..11 are buffer addresses
+// (inputs, then outputs); a load's immediate m != 0 reads element i % m (scalars, trailing-axis broadcasts).
+// The float functions are the ones the single-op kernels use (math.glsl), so fused and eager results agree.
+#include "common.glsl"
+#include "math.glsl"
+layout(buffer_reference, scalar) buffer FBuf { float d[]; };
+layout(buffer_reference, scalar) readonly buffer Code { uint w[]; };
+layout(push_constant, scalar) uniform PC { Code code; FBuf slot[12]; uint n; uint ncode; } pc;
+void main() {
+    uint i = gid();
+    if (i >= pc.n) return;
+    float r[16];
+    for (int k = 0; k < 16; ++k) r[k] = 0.0;
+    for (uint p = 0u; p < pc.ncode; p += 2u) {
+        uint w = pc.code.w[p];
+        uint op = w & 0xFFu, d = (w >> 8) & 0xFFu, a = (w >> 16) & 0xFFu, b = w >> 24;
+        uint imm = pc.code.w[p + 1u];
+        float x = r[a & 15u], y = r[b & 15u], z = 0.0;
+        switch (op) {
+            case 0u: z = pc.slot[a].d[imm == 0u ? i : i % imm]; break;
+            case 1u: pc.slot[d].d[i] = x; continue;
+            case 2u: z = uintBitsToFloat(imm); break;
+            case 10u: z = -x; break;
+            case 11u: z = exp(x); break;
+            case 12u: z = x < 0.0 ? F_NAN : log(x); break;
+            case 13u: z = sin(x); break;
+            case 14u: z = cos(x); break;
+            case 15u: z = tanh_(x); break;
+            case 16u: z = 1.0 / (1.0 + exp(-x)); break;
+            case 17u: z = x < 0.0 ? F_NAN : sqrt(x); break;
+            case 18u: z = x < 0.0 ? F_NAN : 1.0 / sqrt(x); break;
+            case 19u: z = abs(x); break;
+            case 20u: z = sign_(x); break;
+            case 21u: z = floor(x); break;
+            case 22u: z = ceil(x); break;
+            case 23u: z = expm1_(x); break;
+            case 24u: z = x < -1.0 ? F_NAN : log1p_(x); break;
+            case 25u: z = ipow_f(x, int(imm)); break;
+            case 26u: z = exp2(x); break;
+            case 27u: z = roundEven(x); break;
+            case 40u: z = x + y; break;
+            case 41u: z = x - y; break;
+            case 42u: z = x * y; break;
+            case 43u: z = x / y; break;
+            case 44u: z = max_(x, y); break;
+            case 45u: z = min_(x, y); break;
+            case 46u: z = pow_(x, y); break;
+            default: z = F_NAN; break;
+        }
+        r[d & 15u] = z;
+    }
+}

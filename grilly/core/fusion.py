@@ -1,0 +1,280 @@
+"""Elementwise fusion: chains of float32 elementwise equations become one ``fused_elementwise`` equation.
+
+``fuse(program)`` groups float32 elementwise equations of one output shape (with scalar and trailing-axis
+``broadcast_in_dim`` operands folded into loads) and replaces each group by a ``fused_elementwise`` equation
+whose ``program`` param holds the original equations. The NumPy backend evaluates that sub-program equation by
+equation (so it is exact); the Vulkan backend compiles it to a short register program (``compile_vm``) that
+one precompiled kernel interprets per element: no shader compiler is needed at run time. Transforms see
+through the call (it is an inline call, like ``jit_call``). The jit executor of the Vulkan backend applies
+``fuse`` to every program it records, nested scan / loop / cond bodies included.
+
+>>> import grilly, grilly.numpy as gnp
+>>> from grilly.core.fusion import fuse
+>>> prog = grilly.make_program(lambda x: gnp.exp(x * 2.0) + 1.0)(gnp.ones(3))
+>>> print(fuse(prog))  # doctest: +ELLIPSIS
+{ lambda a:f32[] b:f32[] ; c:f32[3]. let
+    d:f32[3] = fused_elementwise[program={ ... 5 eqns }] a c b
+  in ( d ) }
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+import numpy as np
+
+from grilly.core import primitive as P
+from grilly.core.primitive import Primitive
+from grilly.core.program import Eqn, Literal, Program, Var, eval_program
+
+MAX_SLOTS = 12  # buffer addresses in the kernel's push constants (inputs + outputs)
+MAX_REGS = 16  # registers of the interpreter kernel
+
+# op codes of the interpreter kernel (grilly/core/backend/vulkan/jit/shaders/fused_vm.comp)
+LOAD, STORE, IMM = 0, 1, 2
+UNARY_OPS = {"neg": 10, "exp": 11, "log": 12, "sin": 13, "cos": 14, "tanh": 15, "logistic": 16, "sqrt": 17,
+             "rsqrt": 18, "abs": 19, "sign": 20, "floor": 21, "ceil": 22, "expm1": 23, "log1p": 24,
+             "integer_pow": 25, "exp2": 26, "round": 27}
+BINARY_OPS = {"add": 40, "sub": 41, "mul": 42, "div": 43, "max": 44, "min": 45, "pow": 46}
+_F32 = np.dtype(np.float32)
+
+fused_elementwise_p = Primitive("fused_elementwise", multiple_results=True)
+
+
+def _fused_impl_numpy(*args, program):
+    env = dict(zip(map(id, program.in_vars), args))
+    for eqn in program.eqns:
+        ins = [np.asarray(v.val, np.float32) if isinstance(v, Literal) else env[id(v)] for v in eqn.inputs]
+        env[id(eqn.out_vars[0])] = P.impl_rules["numpy"][eqn.prim](*ins, **eqn.params)
+    return [env[id(v)] for v in program.outs]
+
+
+P.abstract_eval_rules[fused_elementwise_p] = lambda *avals, program: program.out_avals
+P.impl_rules["numpy"][fused_elementwise_p] = _fused_impl_numpy
+P.inline_calls.add(fused_elementwise_p)
+P.jvp_rules[fused_elementwise_p] = P.vjp_rules[fused_elementwise_p] = "inline"
+P.batch_rules[fused_elementwise_p] = "inline"
+
+
+# ---- which equations fuse -----------------------------------------------------------------------------------
+
+def _broadcast_modulus(eqn) -> int | None:
+    """For a broadcast_in_dim whose operand fills trailing axes: the operand size m (element i reads i % m)."""
+    (x,), out = eqn.inputs, eqn.out_vars[0].aval
+    nd, k = len(out.shape), len(x.aval.shape)
+    if eqn.params.get("broadcast_dimensions") != tuple(range(nd - k, nd)) or x.aval.shape != out.shape[nd - k:]:
+        return None
+    return max(math.prod(x.aval.shape), 1)
+
+
+def _kind(eqn) -> str | None:
+    """'op' for a fusible elementwise equation, 'load' for a fusible broadcast, None otherwise."""
+    if eqn.prim.multiple_results or len(eqn.out_vars) != 1 or eqn.out_vars[0].aval.dtype != _F32:
+        return None
+    out = eqn.out_vars[0].aval
+    if any(v.aval.dtype != _F32 for v in eqn.inputs):
+        return None
+    name = eqn.prim.name
+    if name == "broadcast_in_dim" and isinstance(eqn.inputs[0], Var):
+        return "load" if _broadcast_modulus(eqn) is not None else None
+    if name in UNARY_OPS or name in BINARY_OPS:
+        ok = all(v.aval.shape == out.shape or (isinstance(v, Literal) and v.aval.shape == ()) for v in eqn.inputs)
+        return "op" if ok and math.prod(out.shape) > 0 else None
+    return None
+
+
+# ---- compiling a group to the interpreter's code --------------------------------------------------------------
+
+def compile_vm(program: Program) -> np.ndarray | None:
+    """Code words for the interpreter kernel, or None if the group needs more registers or slots than it has.
+
+    ``program``'s inputs are slots 0, 1, ..., its outputs the slots after them; words come in pairs
+    (``op | dst << 8 | a << 16 | b << 24``, immediate).
+    """
+    n_in, n_out = len(program.in_vars), len(program.outs)
+    if n_in + n_out > MAX_SLOTS:
+        return None
+    slot = {id(v): i for i, v in enumerate(program.in_vars)}
+    out_slots: dict[int, list[int]] = {}
+    for j, v in enumerate(program.outs):
+        out_slots.setdefault(id(v), []).append(n_in + j)
+    last_use: dict[int, int] = {}
+    for t, eqn in enumerate(program.eqns):
+        for v in eqn.inputs:
+            last_use[id(v)] = t
+    reg: dict[int, int] = {}
+    free = list(range(MAX_REGS - 1, -1, -1))
+    code: list[int] = []
+
+    def emit(op, d=0, a=0, b=0, imm=0):
+        code.extend((op | d << 8 | a << 16 | b << 24, imm & 0xFFFFFFFF))
+
+    def take():
+        return free.pop() if free else None
+
+    for v in program.in_vars:  # inputs read directly by a fused op (no broadcast) are loaded on first use
+        if id(v) in out_slots:
+            return None  # an input passed straight through: nothing to fuse
+    for t, eqn in enumerate(program.eqns):
+        operands = []
+        for v in eqn.inputs:
+            if eqn.prim.name == "broadcast_in_dim":
+                break
+            if isinstance(v, Literal):
+                r = take()
+                if r is None:
+                    return None
+                emit(IMM, r, imm=struct.unpack("<I", struct.pack("<f", float(v.val)))[0])
+                operands.append((r, True))
+            elif id(v) in reg:
+                operands.append((reg[id(v)], False))
+            else:
+                r = take()
+                if r is None:
+                    return None
+                emit(LOAD, r, slot[id(v)])
+                reg[id(v)] = r
+                operands.append((r, False))
+        for v in eqn.inputs:  # operands whose last use is here free their registers before the result takes one
+            if isinstance(v, Var) and id(v) in reg and last_use.get(id(v)) == t:
+                free.append(reg.pop(id(v)))
+        for r, temp in operands:
+            if temp:
+                free.append(r)
+        d = take()
+        if d is None:
+            return None
+        name = eqn.prim.name
+        if name == "broadcast_in_dim":
+            emit(LOAD, d, slot[id(eqn.inputs[0])], imm=_broadcast_modulus(eqn))
+        elif name in UNARY_OPS:
+            emit(UNARY_OPS[name], d, operands[0][0], imm=int(eqn.params.get("y", 0)))
+        else:
+            emit(BINARY_OPS[name], d, operands[0][0], operands[1][0])
+        o = eqn.out_vars[0]
+        for s in out_slots.get(id(o), ()):
+            emit(STORE, s, d)
+        if id(o) in last_use:
+            reg[id(o)] = d
+        else:
+            free.append(d)
+    return np.array(code, np.uint32)
+
+
+# ---- grouping -----------------------------------------------------------------------------------------------
+
+class _Group:
+    def __init__(self, shape):
+        self.shape, self.eqns, self.defined = shape, [], set()
+
+    def add(self, eqn):
+        self.eqns.append(eqn)
+        self.defined.add(id(eqn.out_vars[0]))
+
+
+def fuse(program: Program) -> Program:
+    """Replace groups of float32 elementwise equations by ``fused_elementwise`` equations (nested bodies too)."""
+    uses: dict[int, int] = {}
+    for eqn in program.eqns:
+        for v in eqn.inputs:
+            if isinstance(v, Var):
+                uses[id(v)] = uses.get(id(v), 0) + 1
+    for v in program.outs:
+        uses[id(v)] = uses.get(id(v), 0) + (1 << 20)  # program outputs are always materialised
+    out_eqns: list[Eqn] = []
+    groups: dict[tuple, _Group] = {}
+
+    def flush(g):
+        del groups[g.shape]
+        out_eqns.extend(_emit_group(g.eqns, uses))
+
+    for eqn in program.eqns:
+        eqn = _fuse_params(eqn)
+        kind = _kind(eqn)
+        needs = {id(v) for v in eqn.inputs if isinstance(v, Var)}
+        shape = eqn.out_vars[0].aval.shape if kind else None
+        if kind == "load" and shape in groups and needs & groups[shape].defined:
+            kind = None
+        for g in list(groups.values()):
+            if needs & g.defined and (kind is None or g.shape != shape):
+                flush(g)
+        if kind is None:
+            out_eqns.append(eqn)
+            continue
+        groups.setdefault(shape, _Group(shape)).add(eqn)
+    for g in list(groups.values()):
+        flush(g)
+    return Program(program.in_vars, out_eqns, program.outs, program.num_consts)
+
+
+def _fuse_params(eqn: Eqn) -> Eqn:
+    params = {}
+    for k, v in eqn.params.items():
+        if isinstance(v, Program):
+            v = fuse(v)
+        elif isinstance(v, tuple) and v and all(isinstance(p, Program) for p in v):
+            v = tuple(fuse(p) for p in v)
+        params[k] = v
+    return eqn if all(params[k] is eqn.params[k] for k in params) else Eqn(eqn.prim, eqn.inputs, params,
+                                                                           eqn.out_vars)
+
+
+def _sub_program(members, uses) -> Program:
+    defined = {id(e.out_vars[0]) for e in members}
+    inner: dict[int, int] = {}
+    ins, seen = [], set()
+    for e in members:
+        for v in e.inputs:
+            if isinstance(v, Var):
+                if id(v) in defined:
+                    inner[id(v)] = inner.get(id(v), 0) + 1
+                elif id(v) not in seen:
+                    seen.add(id(v))
+                    ins.append(v)
+    outs = [e.out_vars[0] for e in members if uses.get(id(e.out_vars[0]), 0) > inner.get(id(e.out_vars[0]), 0)]
+    return Program(ins, list(members), outs)
+
+
+def _emit_group(members, uses) -> list[Eqn]:
+    """Cut the group into runs that fit the kernel (slots, registers); runs worth fusing become one equation."""
+    out, start = [], 0
+    while start < len(members):
+        best = _longest_run(members, start, uses)
+        if best is None:  # a single equation that does not fit (cannot happen with 12 slots): keep it
+            out.append(members[start])
+            start += 1
+            continue
+        end, sub = best
+        ops = sum(1 for e in members[start:end] if e.prim.name != "broadcast_in_dim")
+        if ops >= 2 or (ops == 1 and end - start >= 2):
+            out.append(Eqn(fused_elementwise_p, list(sub.in_vars), {"program": sub}, list(sub.outs)))
+        else:
+            out.extend(members[start:end])
+        start = end
+    return out
+
+
+def _longest_run(members, start, uses):
+    """The longest run ``members[start:end]`` that compiles: the whole rest first, else a binary search."""
+    def fits(end):
+        sub = _sub_program(members[start:end], uses)
+        return sub if compile_vm(sub) is not None else None
+
+    sub = fits(len(members))
+    if sub is not None:
+        return len(members), sub
+    lo, hi, best = start + 1, len(members) - 1, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        sub = fits(mid)
+        if sub is not None:
+            best, lo = (mid, sub), mid + 1
+        else:
+            hi = mid - 1
+    return best
+
+
+def eval_fused(program: Program, *args) -> list:
+    """Evaluate ``fuse(program)`` (tests compare it with ``eval_program(program)``)."""
+    return eval_program(fuse(program), *args)
