@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import types
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -58,6 +59,7 @@ def dtype_defines(prefix: str, code: str) -> dict:
         f"{prefix}_BITS": str(bits),
         f"{prefix}_UMASK": f"0x{(1 << bits) - 1:X}u",
         f"{prefix}_IS_FLOAT": "1" if kind == "f" else "0",
+        f"{prefix}_IS_BOOL": "1" if kind == "b" else "0",
     }
 
 
@@ -79,9 +81,9 @@ UNARY = {
     "sin": F("sin(x)"),
     "cos": F("cos(x)"),
     "tan": F("tan(x)"),
-    "asin": F("(abs(x) > 1.0 ? F_NAN : asin(x))"),
-    "acos": F("(abs(x) > 1.0 ? F_NAN : acos(x))"),
-    "atan": F("atan(x)"),
+    "asin": F("asin_(x)"),
+    "acos": F("acos_(x)"),
+    "atan": F("atan_(x)"),
     "sinh": F("sinh_(x)"),
     "cosh": F("cosh_(x)"),
     "asinh": F("asinh_(x)"),
@@ -102,7 +104,7 @@ BINARY = {
     "add": _arith("a + b"),
     "sub": _arith("a - b"),
     "mul": _arith("a * b"),
-    "div": {"f": "a / b", "i": "idiv_(a, b)", "u": "udiv_(a, b)"},
+    "div": {"f": "a / b", "i": "idiv_(a, b, A_BITS)", "u": "udiv_(a, b)"},
     "rem": {"f": "rem_(a, b)", "i": "irem_(a, b)", "u": "urem_(a, b)"},
     "pow": F("pow_(a, b)"),
     "atan2": F("atan2_(a, b)"),
@@ -318,9 +320,21 @@ EXTRA: list = [
 ]
 
 
+def family_variants() -> list:
+    """Variants declared next to their templates: ``shaders/<family>/variants.py`` defines ``variants(h)``,
+    where ``h`` is this module (for ``dtype_defines``, ``DTYPES``, ``FLOATS``, ``BITS_T`` ...), returning a list
+    of (name, template path relative to shaders/, defines)."""
+    out = []
+    for p in sorted(ROOT.glob("*/variants.py")):
+        ns: dict = {}
+        exec(compile(p.read_text(), str(p), "exec"), ns)
+        out += list(ns["variants"](types.SimpleNamespace(**globals())))
+    return out
+
+
 def all_variants() -> list[tuple[str, str, dict]]:
     """(variant name, template path relative to shaders/, defines) for every kernel."""
-    vs = elementwise_variants() + list(EXTRA)
+    vs = elementwise_variants() + list(EXTRA) + family_variants()
     templated = {t for _, t, _ in vs}
     for p in sorted(ROOT.rglob("*.comp")):
         rel = p.relative_to(ROOT).as_posix()

@@ -111,15 +111,50 @@ float rem_(float a, float b) {  // C fmod: the sign of a
 }
 float max_(float a, float b) { return isnan(a) || isnan(b) ? F_NAN : max(a, b); }
 float min_(float a, float b) { return isnan(a) || isnan(b) ? F_NAN : min(a, b); }
-float atan2_(float a, float b) {
-    if (isnan(a) || isnan(b)) return F_NAN;
-    if (a == 0.0) {
-        bool bneg = (floatBitsToUint(b) >> 31) != 0u;
-        return bneg ? ((floatBitsToUint(a) >> 31) != 0u ? -3.14159265358979 : 3.14159265358979) : a;
-    }
-    return atan(a, b);
+float atan_(float x) {  // Cephes atanf: range reduction + minimax polynomial (some drivers' atan is loose)
+    float a = abs(x), r = 0.0, z = a;
+    if (a > 2.414213562373095) { r = 1.5707963267948966; z = -1.0 / a; }
+    else if (a > 0.41421356237309503) { r = 0.7853981633974483; z = (a - 1.0) / (a + 1.0); }
+    float z2 = z * z;
+    r += (((8.05374449538e-2 * z2 - 1.38776856032e-1) * z2 + 1.99777106478e-1) * z2 - 3.33329491539e-1) * z2 * z + z;
+    return x < 0.0 ? -r : r;
 }
-int idiv_(int a, int b) { return b == 0 ? 0 : (b == -1 ? -a : a / b); }
+float atan2_(float a, float b) {  // NumPy's arctan2(a, b)
+    const float PI = 3.14159265358979;
+    if (isnan(a) || isnan(b)) return F_NAN;
+    bool aneg = (floatBitsToUint(a) >> 31) != 0u, bneg = (floatBitsToUint(b) >> 31) != 0u;
+    if (a == 0.0) return bneg ? (aneg ? -PI : PI) : a;
+    if (isinf(a) && isinf(b)) { float r = bneg ? 0.75 * PI : 0.25 * PI; return aneg ? -r : r; }
+    if (b == 0.0) return aneg ? -0.5 * PI : 0.5 * PI;
+    float r = atan_(a / b);
+    if (bneg) r += aneg ? -PI : PI;
+    return r;
+}
+float asin_(float x) {
+    if (abs(x) > 1.0) return F_NAN;
+    precise float s = sqrt((1.0 - x) * (1.0 + x));  // ``precise``: no fused approximations of x / sqrt(.)
+    precise float q = x / s;
+    return atan_(q);
+}
+float acos_(float x) {
+    if (abs(x) > 1.0) return F_NAN;
+    precise float q = (1.0 - x) / (1.0 + x);
+    precise float s = sqrt(q);
+    return 2.0 * atan_(s);
+}
+int wrap_(int v, int bits) { return bits >= 32 ? v : (v << (32 - bits)) >> (32 - bits); }
+int fdiv_(int a, int b) {  // floor division (Python's //), b != 0
+    if (b == -1) return -a;
+    int q = a / b;
+    return (q * b != a && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+// NumPy's integer division as grilly defines it: sign(a) * sign(b) * (|a| // |b|) with |.| wrapping in the
+// dtype's width (so the most negative value keeps its sign), 0 when b == 0.
+int idiv_(int a, int b, int bits) {
+    if (b == 0) return 0;
+    int aa = wrap_(abs(a), bits), ab = wrap_(abs(b), bits);
+    return sign(a) * sign(b) * fdiv_(aa, ab);
+}
 uint udiv_(uint a, uint b) { return b == 0u ? 0u : a / b; }
 int irem_(int a, int b) { return b == 0 ? 0 : (b == -1 ? 0 : a - b * (a / b)); }
 uint urem_(uint a, uint b) { return b == 0u ? 0u : a % b; }

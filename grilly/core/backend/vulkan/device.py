@@ -125,7 +125,27 @@ def _features(pdev) -> dict:
         "scalarBlockLayout": bool(f12.scalarBlockLayout),
         "hostQueryReset": bool(f12.hostQueryReset),
         "shaderBufferInt64Atomics": bool(f12.shaderBufferInt64Atomics),
+        "cooperativeMatrix": _has_coopmat(pdev),
     }
+
+
+COOPMAT_EXT = "VK_KHR_cooperative_matrix"
+
+
+def _has_coopmat(pdev) -> bool:
+    """Whether VK_KHR_cooperative_matrix is there with its feature on (the matmul kernels' fast path)."""
+    try:
+        names = {e.extensionName for e in vk.vkEnumerateDeviceExtensionProperties(pdev, None)}
+    except Exception:
+        return False
+    names = {n if isinstance(n, str) else ffi.string(n).decode() for n in names}
+    if COOPMAT_EXT not in names:
+        return False
+    cm = ffi.new("VkPhysicalDeviceCooperativeMatrixFeaturesKHR*",
+                 {"sType": vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR})
+    f2 = ffi.new("VkPhysicalDeviceFeatures2*", {"sType": vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, "pNext": cm})
+    lib.vkGetPhysicalDeviceFeatures2(pdev, f2)
+    return bool(cm.cooperativeMatrix)
 
 
 REQUIRED = (
@@ -214,6 +234,14 @@ def create_device(info: PhysicalInfo):
             "pQueuePriorities": prio,
         },
     )
+    exts = []
+    if f.get("cooperativeMatrix"):
+        cm = ffi.new("VkPhysicalDeviceCooperativeMatrixFeaturesKHR*",
+                     {"sType": vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR,
+                      "cooperativeMatrix": 1})
+        f12.pNext = cm
+        exts = [ffi.new("char[]", COOPMAT_EXT.encode())]
+    ext_names = ffi.new("char*[]", exts) if exts else ffi.NULL
     dinfo = ffi.new(
         "VkDeviceCreateInfo*",
         {
@@ -221,6 +249,8 @@ def create_device(info: PhysicalInfo):
             "pNext": f2,
             "queueCreateInfoCount": 1,
             "pQueueCreateInfos": qinfo,
+            "enabledExtensionCount": len(exts),
+            "ppEnabledExtensionNames": ext_names,
         },
     )
     pdevice = ffi.new("VkDevice*")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-_FAMILIES = ("elementwise", "structural", "reductions", "linalg", "indexing", "sorting", "random", "attention")
+_FAMILIES = ("elementwise", "structural", "reductions", "linalg", "indexing", "sorting", "random", "attention", "matmul_fast")
 _done: list[bool] = []
 
 
