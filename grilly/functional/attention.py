@@ -20,6 +20,7 @@ from grilly.functional._util import as_float, asarray
 from grilly.functional.activations import softmax
 from grilly.functional.linear import linear
 from grilly.functional.normalization import dropout
+from grilly.lax.attention import flash_attention as lax_flash_attention
 
 
 def attention_scores(query, key, scale: float | None = None):
@@ -93,9 +94,18 @@ def flash_attention2(query, key, value, causal: bool = False, scale: float | Non
     if q.ndim < 3 or k.ndim != q.ndim or v.ndim != q.ndim:
         raise ShapeError(f"flash_attention2: expected (batch, seq, heads, head_dim) inputs, got {q.shape}, "
                          f"{k.shape}, {v.shape}")
-    out = scaled_dot_product_attention(gnp.swapaxes(q, -3, -2), gnp.swapaxes(k, -3, -2),
-                                       gnp.swapaxes(v, -3, -2), causal=causal, scale=scale)
-    return gnp.swapaxes(out, -3, -2)
+    return _flash(q, k, v, causal=causal, scale=scale)
+
+
+def _flash(q, k, v, causal=False, scale=None, mask=None):
+    """lax.flash_attention on (..., seq, heads, dim): leading dims are folded into one batch dim."""
+    lead = q.shape[:-3]
+    if len(lead) != 1:
+        q, k, v = (gnp.reshape(t, (-1,) + t.shape[-3:]) for t in (q, k, v))
+    dt = dtypes.result_type(q.dtype, k.dtype, v.dtype)
+    out = lax_flash_attention(gnp.astype(q, dt), gnp.astype(k, dt), gnp.astype(v, dt), causal=causal,
+                              scale=scale, mask=mask)
+    return gnp.reshape(out, lead + out.shape[1:]) if len(lead) != 1 else out
 
 
 def split_heads(x, num_heads: int):
@@ -124,8 +134,33 @@ def multi_head_attention(query, key, value, num_heads: int, q_weight, k_weight, 
     >>> F.multi_head_attention(x, x, x, 2, w, w, w, w).shape
     (5, 4)
     """
-    q = split_heads(linear(query, q_weight, q_bias), num_heads)
-    k = split_heads(linear(key, k_weight, k_bias), num_heads)
-    v = split_heads(linear(value, v_weight, v_bias), num_heads)
-    out = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal, scale=scale)
-    return linear(merge_heads(out), out_weight, out_bias)
+    q, k, v = linear(query, q_weight, q_bias), linear(key, k_weight, k_bias), linear(value, v_weight, v_bias)
+    if mask is None or asarray(mask).dtype == dtypes.bool_:  # fused path: heads stay in (seq, heads, dim)
+        qh, kh, vh = (_heads_last(t, num_heads) for t in (q, k, v))
+        unbatched = qh.ndim == 3
+        if unbatched:
+            qh, kh, vh = (gnp.expand_dims(t, 0) for t in (qh, kh, vh))
+        m = None if mask is None else _flash_mask(asarray(mask), qh.shape[:-3])
+        out = _flash(qh, kh, vh, causal=causal, scale=scale, mask=m)
+        out = out[0] if unbatched else out
+        out = gnp.reshape(out, out.shape[:-2] + (out.shape[-2] * out.shape[-1],))
+    else:
+        out = scaled_dot_product_attention(split_heads(q, num_heads), split_heads(k, num_heads),
+                                           split_heads(v, num_heads), mask=mask, causal=causal, scale=scale)
+        out = merge_heads(out)
+    return linear(out, out_weight, out_bias)
+
+
+def _heads_last(x, num_heads: int):
+    """(..., seq, heads * d) -> (..., seq, heads, d): the flash-attention layout, a free reshape."""
+    if x.shape[-1] % num_heads:
+        raise ShapeError(f"embedding size {x.shape[-1]} is not divisible by num_heads={num_heads}")
+    return gnp.reshape(x, x.shape[:-1] + (num_heads, x.shape[-1] // num_heads))
+
+
+def _flash_mask(mask, lead):
+    """A bool mask for (*lead, heads, seq_q, seq_k) in lax.flash_attention's (B or 1, H or 1, Sq, Sk) form."""
+    if len(lead) == 1 or mask.ndim <= 3:
+        return mask
+    mask = gnp.broadcast_to(mask, lead + mask.shape[-3:])
+    return gnp.reshape(mask, (-1,) + mask.shape[-3:])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import grilly.numpy as gnp
 from grilly.functional._util import as_float, asarray
+from grilly.lax.attention import layer_norm as lax_layer_norm
 from grilly.random import bernoulli
 
 
@@ -22,6 +23,18 @@ def _norm_axes(x, normalized_shape) -> tuple[int, ...]:
     return tuple(range(x.ndim - len(shape), x.ndim))
 
 
+def _fused_affine(x, axes, weight, bias):
+    """(gamma, beta) for lax.layer_norm when the op is a last-axis norm with (d,) affine params, else None."""
+    d = x.shape[-1]
+    if len(axes) != 1 or d == 0:
+        return None
+    gamma = gnp.ones((d,), x.dtype) if weight is None else asarray(weight)
+    beta = gnp.zeros((d,), x.dtype) if bias is None else asarray(bias)
+    if gamma.shape != (d,) or beta.shape != (d,):
+        return None
+    return gnp.astype(gamma, x.dtype), gnp.astype(beta, x.dtype)
+
+
 def layer_norm(x, normalized_shape=None, weight=None, bias=None, eps: float = 1e-5):
     """``(x - mean) / sqrt(var + eps) * weight + bias`` over the trailing ``normalized_shape`` dimensions
     (the last one when None), as torch.nn.functional.layer_norm; the variance is the biased one.
@@ -32,6 +45,9 @@ def layer_norm(x, normalized_shape=None, weight=None, bias=None, eps: float = 1e
     """
     x = as_float(x)
     axes = _norm_axes(x, normalized_shape)
+    fused = _fused_affine(x, axes, weight, bias)
+    if fused is not None:  # the common case: one row kernel (its VJP is fused too; it has no JVP rule)
+        return lax_layer_norm(x, *fused, eps=eps)
     mean = gnp.mean(x, axis=axes, keepdims=True)
     centered = x - mean
     var = gnp.mean(centered * centered, axis=axes, keepdims=True)
