@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib
 
-_FAMILIES = ("elementwise", "structural", "reductions", "linalg", "indexing", "sorting", "random", "attention", "matmul_fast")
+_FAMILIES = ("elementwise", "structural", "reductions", "linalg", "indexing", "sorting", "random", "attention",
+             "matmul_fast")
 _done: list[bool] = []
 
 

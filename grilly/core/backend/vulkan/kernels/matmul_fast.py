@@ -85,7 +85,7 @@ def portable_matmul(rt, a, b, out, batch, M, N, K, sa, sb, tile) -> None:
 
     name = f"matmul_{code('dot_general', a.dtype)}_{code('dot_general', out.dtype)}"
     for z0 in range(0, batch, MAX_Z):
-        pc = pack("QQQIIIIiiiiii", a.addr, b.addr, out.addr, M, N, K, z0, *sa, *sb)
+        pc = pack("QQQIIIIiiiiiiI", a.addr, b.addr, out.addr, M, N, K, z0, *sa, *sb, M * N)
         rt.dispatch(name, tile, (-(-N // tile[2]), -(-M // tile[1]), min(MAX_Z, batch - z0)), pc, (a, b), (out,))
 
 

@@ -1,0 +1,124 @@
+"""The fast matmul and attention kernels against the NumPy reference, on shapes that are not multiples of any
+tile size. On devices without cooperative matrices (lavapipe) these exercise the portable twins; the selection
+logic between the two paths is checked directly."""
+
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+from grilly.core.backend.vulkan.kernels import matmul_fast as MF
+from grilly.lax import attention as A
+from grilly.lax.linalg import dot_general_p
+
+TOL = {np.dtype(np.float32): 2e-5, np.dtype(np.float16): 3e-3, np.dtype(ml_dtypes.bfloat16): 2e-2}
+NN = (((2,), (1,)), ((0,), (0,)))  # batched A[b, m, k] @ B[b, k, n]
+NT = (((2,), (2,)), ((0,), (0,)))  # batched A[b, m, k] @ B[b, n, k]^T
+TN = (((1,), (1,)), ((0,), (0,)))  # batched A[b, k, m]^T @ B[b, k, n]
+
+
+def _operands(rng, dn, b, m, n, k, dtype):
+    (lc, rc), _ = dn
+    a = rng.standard_normal((b, m, k) if lc == (2,) else (b, k, m))
+    c = rng.standard_normal((b, k, n) if rc == (1,) else (b, n, k))
+    return a.astype(dtype), c.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, ml_dtypes.bfloat16])
+@pytest.mark.parametrize("dn", [NN, NT, TN])
+@pytest.mark.parametrize("shape", [(3, 37, 29, 45), (1, 130, 67, 136), (2, 1, 9, 8)])
+def test_dot_general_odd_shapes(run, rng, dtype, dn, shape):
+    a, c = _operands(rng, dn, *shape, dtype)
+    (got,), (want,) = run(dot_general_p, a, c, dimension_numbers=dn)
+    tol = TOL[np.dtype(dtype)] * np.sqrt(shape[-1])
+    np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), atol=tol, rtol=tol)
+
+
+@pytest.mark.parametrize("precision", [None, "highest", "fastest", ("tensorfloat32", "bfloat16")])
+def test_fp32_precision_argument(run, rng, precision):
+    a, c = _operands(rng, NN, 2, 41, 35, 72, np.float32)
+    (got,), (want,) = run(dot_general_p, a, c, dimension_numbers=NN, precision=precision,
+                          preferred_element_type=None)
+    exact = np.einsum("bmk,bkn->bmn", a.astype(np.float64), c.astype(np.float64))
+    # fp32 stays fp32 unless reduced precision is asked for; then float16 rounding of the operands is allowed
+    tol = 2e-2 if MF.reduced_precision(precision) else 1e-4
+    np.testing.assert_allclose(got, exact, atol=tol, rtol=tol)
+    np.testing.assert_allclose(want, exact, atol=1e-4, rtol=1e-4)
+
+
+def test_float16_operands_float32_result(run, rng):
+    a, c = _operands(rng, NT, 2, 33, 47, 40, np.float16)
+    (got,), (want,) = run(dot_general_p, a, c, dimension_numbers=NT, preferred_element_type=np.float32)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, atol=1e-3, rtol=1e-3)
+
+
+def test_precision_names():
+    assert not MF.reduced_precision(None)
+    assert not MF.reduced_precision("highest")
+    assert MF.reduced_precision("fastest") and MF.reduced_precision("TENSORFLOAT32")
+    assert MF.reduced_precision(("bfloat16", "fastest"))
+    assert not MF.reduced_precision(("bfloat16", "highest"))
+
+
+def test_operand_layouts():
+    assert MF.operand_layout(37, 48, 48, 1, 37 * 48, 3) == "r"  # k contiguous, rows in whole vectors
+    assert MF.operand_layout(37, 45, 45, 1, 37 * 45, 3) is None  # 45 halves: rows not 16-byte aligned
+    assert MF.operand_layout(40, 37, 1, 40, 0, 1) == "c"  # m contiguous
+    assert MF.operand_layout(37, 37, 1, 37, 0, 1) is None
+    assert MF.tile_config(1, 8192, 8192, 32)[:3] == (256, 128, 128)
+    assert MF.tile_config(1, 100, 100, 32)[:3] == (128, 64, 64)
+
+
+def test_cooperative_path_selected_by_device_features(vk):
+    rt = vk.rt
+    has = bool(rt.features.get("cooperativeMatrix"))
+    assert MF.coop_available(rt) == (has and rt.subgroup_size in (32, 64))
+    if rt.info.is_cpu:
+        assert not MF.coop_available(rt)  # lavapipe: the portable twin runs
+
+
+@pytest.mark.parametrize("tile", [MF.TILE_HUGE, (256, 128, 64, 8, 8, 4)])
+def test_portable_large_tiles_odd_shapes(vk, rng, tile):
+    from grilly.core.aval import ShapedArray
+
+    rt = vk.rt
+    x = rng.standard_normal((2, 131, 77)).astype(np.float32)
+    y = rng.standard_normal((2, 77, 259)).astype(np.float32)
+    xb, yb = vk.from_numpy(x), vk.from_numpy(y)
+    out = rt.empty(ShapedArray((2, 131, 259), np.float32))
+    MF.portable_matmul(rt, xb, yb, out, 2, 131, 259, 77, (131 * 77, 77, 1), (77 * 259, 259, 1), tile)
+    got = rt.download(out, np.float32, (2, 131, 259))
+    np.testing.assert_allclose(got, x @ y, atol=1e-4, rtol=1e-4)
+
+
+# ---- attention kernels against the NumPy reference ----------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, ml_dtypes.bfloat16])
+@pytest.mark.parametrize("shape", [(2, 5, 9, 3, 7), (1, 70, 33, 2, 64), (1, 19, 66, 1, 128)])
+@pytest.mark.parametrize("causal", [False, True])
+def test_flash_forward_and_backward(run, rng, dtype, shape, causal):
+    B, Sq, Sk, H, D = shape
+    q, k, v = (rng.standard_normal(s).astype(dtype) for s in ((B, Sq, H, D), (B, Sk, H, D), (B, Sk, H, D)))
+    mask = rng.random((B, 1, Sq, Sk)) > 0.2
+    params = dict(causal=causal, scale=0.7 / np.sqrt(D), has_mask=True)
+    (o, lse), (o_ref, lse_ref) = run(A.flash_attention_p, q, k, v, mask, **params)
+    tol = TOL[np.dtype(dtype)] * 10
+    np.testing.assert_allclose(o.astype(np.float32), o_ref.astype(np.float32), atol=tol, rtol=tol)
+    np.testing.assert_allclose(lse, lse_ref, atol=tol, rtol=tol)
+    do = rng.standard_normal(o.shape).astype(dtype)
+    got, want = run(A.flash_attention_bwd_p, q, k, v, o_ref.astype(dtype), lse_ref, do, mask, **params)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g.astype(np.float32), w.astype(np.float32), atol=tol * 4, rtol=tol * 4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, ml_dtypes.bfloat16])
+def test_softmax_layer_norm_kernels(run, rng, dtype):
+    x = (rng.standard_normal((7, 300)) * 3).astype(dtype)
+    g, b = rng.standard_normal((2, 300)).astype(dtype)
+    tol = TOL[np.dtype(dtype)] * 4
+    (got,), (want,) = run(A.softmax_p, x)
+    np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), atol=tol, rtol=tol)
+    (got,), (want,) = run(A.layer_norm_p, x, g, b, eps=1e-5)
+    np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), atol=tol * 4, rtol=tol * 4)
