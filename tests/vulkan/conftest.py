@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("ALLOW_CPU_VULKAN", "1")
-os.environ["GRILLY_VK_VALIDATION"] = "1"
+os.environ.setdefault("GRILLY_VK_VALIDATION", "1")
 
 import ml_dtypes  # noqa: E402
 import numpy as np  # noqa: E402

@@ -1,0 +1,88 @@
+"""Reductions over any axes, argmax/argmin and cumulative ops against the NumPy reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import grilly.lax.reductions as R
+
+
+def _close(res, tol=1e-5):
+    for g, w in zip(*res, strict=True):
+        if g.dtype.kind == "f":
+            np.testing.assert_allclose(g.astype(np.float64), w.astype(np.float64), rtol=tol, atol=tol, equal_nan=True)
+        else:
+            np.testing.assert_array_equal(g, w)
+
+
+AXES = [(2,), (0,), (1,), (0, 2), (0, 1, 2), (), (1, 2)]
+
+
+@pytest.mark.parametrize("axes", AXES)
+@pytest.mark.parametrize("op", ["sum", "prod", "max", "min"])
+def test_float(run, rng, op, axes):
+    x = rng.uniform(0.5, 1.5, (3, 5, 7)).astype(np.float32)
+    _close(run(getattr(R, f"reduce_{op}_p"), x, axes=axes))
+
+
+@pytest.mark.parametrize("shape,axes", [((70_001,), (0,)), ((5, 70_001), (1,)), ((70_001, 3), (0,)),
+                                        ((2, 300_000), (1,)), ((40_000, 2), (0,))])
+@pytest.mark.parametrize("op", ["sum", "max", "min"])
+def test_large(run, rng, op, shape, axes):
+    x = rng.standard_normal(shape).astype(np.float32)
+    _close(run(getattr(R, f"reduce_{op}_p"), x, axes=axes), 1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.int32, np.uint32, np.float16])
+@pytest.mark.parametrize("op", ["sum", "prod", "max", "min"])
+def test_dtypes(run, rng, op, dtype):
+    x = rng.integers(-100, 100, (5, 3001)).astype(dtype)
+    if op == "prod":  # keep products finite: reduction order differs from NumPy's
+        x = rng.integers(-2, 3, (5, 31)).astype(dtype)
+    _close(run(getattr(R, f"reduce_{op}_p"), x, axes=(1,)), 1e-2)
+    _close(run(getattr(R, f"reduce_{op}_p"), x, axes=(0,)), 1e-2)
+
+
+def test_bool(run, rng):
+    b = rng.integers(0, 100, (5, 70_001)) > 1
+    for op in ("and", "or", "max", "min"):
+        _close(run(getattr(R, f"reduce_{op}_p"), b, axes=(1,)))
+        _close(run(getattr(R, f"reduce_{op}_p"), b, axes=(0, 1)))
+
+
+def test_nan_and_empty(run, rng):
+    x = rng.standard_normal((3, 5, 7)).astype(np.float32)
+    x[1, 2, 3] = np.nan
+    _close(run(R.reduce_max_p, x, axes=(2,)))
+    _close(run(R.reduce_min_p, x, axes=(0,)))
+    _close(run(R.reduce_prod_p, np.zeros((4, 0), np.float32), axes=(1,)))
+    _close(run(R.reduce_sum_p, np.zeros((0, 4), np.float32), axes=(1,)))
+    _close(run(R.reduce_max_p, np.zeros((4, 0), np.int16), axes=(1,)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int8, np.float16, np.uint32])
+def test_arg(run, rng, dtype):
+    x = rng.integers(-5, 5, (6, 7, 301)).astype(dtype)
+    for p in (R.argmax_p, R.argmin_p):
+        for axis in (0, 1, 2):
+            _close(run(p, x, axis=axis, index_dtype=np.dtype(np.int32)))
+    y = rng.standard_normal((4, 9)).astype(np.float32)
+    y[1, 3] = y[1, 6] = np.nan
+    _close(run(R.argmax_p, y, axis=1, index_dtype=np.dtype(np.int32)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int8, np.int32, np.float16])
+@pytest.mark.parametrize("op", ["sum", "prod", "max", "min"])
+def test_cumulative(run, rng, op, dtype):
+    x = (rng.uniform(0.5, 1.5, (4, 9, 5)) * (3 if dtype != np.float32 else 1)).astype(dtype)
+    p = getattr(R, f"cum{op}_p")
+    for axis in (0, 1, 2):
+        for rev in (False, True):
+            _close(run(p, x, axis=axis, reverse=rev), 1e-3)
+
+
+def test_cumsum_long(run, rng):
+    x = rng.integers(-100, 100, (3, 70_001)).astype(np.int32)
+    _close(run(R.cumsum_p, x, axis=1, reverse=False))
+    _close(run(R.cumsum_p, x, axis=1, reverse=True))
