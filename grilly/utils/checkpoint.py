@@ -35,7 +35,7 @@ def _flat(t) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     arrays, kinds = {}, {}
     for path, leaf in tree.flatten_with_path(t)[0]:
         name = _key(path)
-        a = np.ascontiguousarray(np.asarray(leaf))
+        a = np.array(np.asarray(leaf), order="C", copy=None)  # (ascontiguousarray would make 0-d arrays 1-d)
         if a.dtype == dtypes.bfloat16:  # stored as its bits; the dtype name is kept in the metadata
             a = a.view(np.uint16)
             kinds[name] = "bfloat16"
