@@ -50,8 +50,15 @@ def _fused_impl_numpy(*args, program):
     return [env[id(v)] for v in program.outs]
 
 
+def _fused_impl_vulkan(rt, bufs, out_avals, *, program):  # the kernel lives with the Vulkan jit
+    from grilly.core.backend.vulkan.jit.kernels import fused_impl_vk
+
+    return fused_impl_vk(rt, bufs, out_avals, program=program)
+
+
 P.abstract_eval_rules[fused_elementwise_p] = lambda *avals, program: program.out_avals
 P.impl_rules["numpy"][fused_elementwise_p] = _fused_impl_numpy
+P.impl_rules["vulkan"][fused_elementwise_p] = _fused_impl_vulkan
 P.inline_calls.add(fused_elementwise_p)
 P.jvp_rules[fused_elementwise_p] = P.vjp_rules[fused_elementwise_p] = "inline"
 P.batch_rules[fused_elementwise_p] = "inline"
@@ -76,7 +83,7 @@ def _kind(eqn) -> str | None:
     if any(v.aval.dtype != _F32 for v in eqn.inputs):
         return None
     name = eqn.prim.name
-    if name == "broadcast_in_dim" and isinstance(eqn.inputs[0], Var):
+    if name == "broadcast_in_dim":
         return "load" if _broadcast_modulus(eqn) is not None else None
     if name in UNARY_OPS or name in BINARY_OPS:
         ok = all(v.aval.shape == out.shape or (isinstance(v, Literal) and v.aval.shape == ()) for v in eqn.inputs)
@@ -125,7 +132,7 @@ def compile_vm(program: Program) -> np.ndarray | None:
                 r = take()
                 if r is None:
                     return None
-                emit(IMM, r, imm=struct.unpack("<I", struct.pack("<f", float(v.val)))[0])
+                emit(IMM, r, imm=_f32_bits(v.val))
                 operands.append((r, True))
             elif id(v) in reg:
                 operands.append((reg[id(v)], False))
@@ -146,7 +153,9 @@ def compile_vm(program: Program) -> np.ndarray | None:
         if d is None:
             return None
         name = eqn.prim.name
-        if name == "broadcast_in_dim":
+        if name == "broadcast_in_dim" and isinstance(eqn.inputs[0], Literal):
+            emit(IMM, d, imm=_f32_bits(eqn.inputs[0].val))
+        elif name == "broadcast_in_dim":
             emit(LOAD, d, slot[id(eqn.inputs[0])], imm=_broadcast_modulus(eqn))
         elif name in UNARY_OPS:
             emit(UNARY_OPS[name], d, operands[0][0], imm=int(eqn.params.get("y", 0)))
@@ -162,6 +171,10 @@ def compile_vm(program: Program) -> np.ndarray | None:
     return np.array(code, np.uint32)
 
 
+def _f32_bits(val) -> int:
+    return struct.unpack("<I", struct.pack("<f", float(np.asarray(val).reshape(()))))[0]
+
+
 # ---- grouping -----------------------------------------------------------------------------------------------
 
 class _Group:
@@ -173,8 +186,13 @@ class _Group:
         self.defined.add(id(eqn.out_vars[0]))
 
 
-def fuse(program: Program) -> Program:
-    """Replace groups of float32 elementwise equations by ``fused_elementwise`` equations (nested bodies too)."""
+def fuse(program: Program, known: dict | None = None) -> Program:
+    """Replace groups of float32 elementwise equations by ``fused_elementwise`` equations (nested bodies too).
+
+    ``known`` maps ``id(var)`` of float32 scalar inputs to their values (a jitted function's constants):
+    broadcasts of them become literals, which the kernel holds as immediates instead of buffer slots.
+    """
+    known = known or {}
     uses: dict[int, int] = {}
     for eqn in program.eqns:
         for v in eqn.inputs:
@@ -191,6 +209,8 @@ def fuse(program: Program) -> Program:
 
     for eqn in program.eqns:
         eqn = _fuse_params(eqn)
+        if eqn.prim.name == "broadcast_in_dim" and id(eqn.inputs[0]) in known:
+            eqn = Eqn(eqn.prim, [Literal(np.float32(known[id(eqn.inputs[0])]))], eqn.params, eqn.out_vars)
         kind = _kind(eqn)
         needs = {id(v) for v in eqn.inputs if isinstance(v, Var)}
         shape = eqn.out_vars[0].aval.shape if kind else None
@@ -208,7 +228,18 @@ def fuse(program: Program) -> Program:
     return Program(program.in_vars, out_eqns, program.outs, program.num_consts)
 
 
+def known_scalars(program: Program, consts) -> dict:
+    """``{id(var): value}`` for the float32 scalar constants among ``program``'s first inputs (for ``fuse``)."""
+    out = {}
+    for v, c in zip(program.in_vars[:program.num_consts], consts):
+        if v.aval.shape == () and v.aval.dtype == _F32:
+            out[id(v)] = float(np.asarray(c))
+    return out
+
+
 def _fuse_params(eqn: Eqn) -> Eqn:
+    if eqn.prim is fused_elementwise_p:  # already fused
+        return eqn
     params = {}
     for k, v in eqn.params.items():
         if isinstance(v, Program):

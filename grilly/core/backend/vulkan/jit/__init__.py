@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import weakref
 
-from grilly.core.fusion import fuse
+from grilly.core.fusion import fuse, known_scalars
 from grilly.core.program import eval_program
 
 _entries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Program -> {const buffer ids: entry}
-_fused: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Program -> fused Program
+_fused: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Program -> {const buffer ids: fused}
 
 
 class Eager:
@@ -33,10 +33,13 @@ class Eager:
         self.reason = reason
 
 
-def _fused_program(program):
-    f = _fused.get(program)
+def _fused_program(program, consts):
+    """``fuse(program)`` with its scalar constants inlined (cached per program and constant buffers)."""
+    table = _fused.setdefault(program, {})
+    key = tuple(id(c._buf) for c in consts)
+    f = table.get(key)
     if f is None:
-        f = _fused[program] = fuse(program)
+        f = table[key] = fuse(program, known_scalars(program, consts))
     return f
 
 
@@ -51,7 +54,7 @@ def _record(program, args, backend):
     from grilly.core.backend.vulkan.jit.recorder import NeedsHost, Recorder
     from grilly.core.backend.vulkan.jit.replay import Replay
 
-    fused = _fused_program(program)
+    fused = _fused_program(program, args[: program.num_consts])
     real = backend.rt
     rec = Recorder(real)
     ins, in_pids = list(args[: program.num_consts]), []
@@ -80,7 +83,7 @@ def run(program, donated, args) -> list:
 
     backend = next(a._backend for a in args if isinstance(a, Array))
     if _recording(backend):  # a jitted function called inside one being recorded: record it inline
-        return eval_program(_fused_program(program), *args)
+        return eval_program(_fused_program(program, ()), *args)
     nc = program.num_consts
     key = tuple(id(a._buf) for a in args[:nc])
     table = _entries.setdefault(program, {})
@@ -88,7 +91,7 @@ def run(program, donated, args) -> list:
     if entry is None:
         entry = table[key] = _record(program, args, backend)
     if isinstance(entry, Eager):
-        return eval_program(_fused_program(program), *args)
+        return eval_program(_fused_program(program, args[: program.num_consts]), *args)
     return entry(args, nc, donated, backend)
 
 
@@ -110,11 +113,15 @@ def replay_info(program, args=None) -> dict:
             "instances": len(entry.instances)}
 
 
+def replay_of(program):
+    """The ``Replay`` recorded for ``program`` (None if it has none): its ``plan`` lists every value's
+    ``(nbytes, first command, last command, address)``."""
+    entry = next(iter((_entries.get(program) or {}).values()), None)
+    return None if isinstance(entry, Eager) else entry
+
+
 def install() -> None:
-    """Register the executor and the fused-elementwise kernel (idempotent)."""
+    """Register the executor with ``grilly.transforms.jit`` (idempotent)."""
     import importlib
 
-    from grilly.core.backend.vulkan.jit.kernels import register
-
-    register()
     importlib.import_module("grilly.transforms.jit").executors["vulkan"] = executor

@@ -11,10 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grilly.core import primitive as P
 from grilly.core.backend.vulkan._vk import check, ffi, lib, vk
 from grilly.core.backend.vulkan.kernels.common import WG, pack, size
-from grilly.core.fusion import compile_vm, fused_elementwise_p
+from grilly.core.fusion import compile_vm
 
 HERE = Path(__file__).resolve().parent
 SHADERS = ("fused_vm", "copy_table")
@@ -52,7 +51,7 @@ def _code_buffer(program):
     return hit
 
 
-def _fused_impl_vk(rt, bufs, out_avals, *, program):
+def fused_impl_vk(rt, bufs, out_avals, *, program):
     """One dispatch of the interpreter over the output's elements."""
     ensure_modules(rt)
     code, ncode = _code_buffer(program)
@@ -64,10 +63,6 @@ def _fused_impl_vk(rt, bufs, out_avals, *, program):
     if n:
         rt.dispatch("jit_fused_vm", (WG,), rt.grid((n + WG - 1) // WG), pc, (*bufs, code), tuple(outs))
     return outs
-
-
-def register() -> None:
-    P.impl_rules["vulkan"][fused_elementwise_p] = _fused_impl_vk
 
 
 def build() -> None:

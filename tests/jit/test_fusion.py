@@ -1,0 +1,123 @@
+"""Elementwise fusion: fused programs compute what the original programs compute, on every backend."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from jit_programs import random_chain
+
+import grilly
+import grilly.numpy as gnp
+from grilly.core.fusion import MAX_REGS, compile_vm, fuse, fused_elementwise_p, known_scalars
+from grilly.core.program import eval_program, trace_to_program
+from grilly.lax._helpers import aval_of
+
+
+def _trace(f, *args):
+    args = [gnp.asarray(a) for a in args]
+    program, consts = trace_to_program(lambda *xs: list(f(*xs)) if isinstance(f(*xs), tuple) else [f(*xs)],
+                                       [aval_of(a) for a in args])
+    return program, consts, args
+
+
+def _fused_eqns(program):
+    return [e for e in program.eqns if e.prim is fused_elementwise_p]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_chains_fused_equal_unfused(seed, rng):
+    f, f_np = random_chain(seed, n_ops=12)
+    x, y = rng.uniform(-2, 2, (3, 5)).astype(np.float32), rng.uniform(-2, 2, (3, 5)).astype(np.float32)
+    program, consts, args = _trace(f, x, y)
+    fused = fuse(program)
+    assert len(fused.eqns) < len(program.eqns)
+    got = eval_program(fused, *consts, *args)
+    want = eval_program(program, *consts, *args)
+    for g, w, n in zip(got, want, f_np(x, y)):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(g), n, rtol=1e-4, atol=1e-5)
+
+
+def test_a_long_chain_becomes_one_equation():
+    def f(x):
+        for _ in range(50):
+            x = gnp.sin(x) * 0.9 + 0.1
+        return x
+
+    program, consts, args = _trace(f, np.linspace(-1, 1, 10, dtype=np.float32))
+    fused = fuse(program, known_scalars(program, consts))  # constants become immediates, not buffer slots
+    assert len(program.eqns) > 100
+    assert len(fused.eqns) == 1 and fused.eqns[0].prim is fused_elementwise_p
+    np.testing.assert_allclose(np.asarray(eval_program(fused, *consts, *args)[0]),
+                               np.asarray(eval_program(program, *consts, *args)[0]), rtol=1e-6, atol=1e-6)
+
+
+def test_bias_and_scalar_broadcasts_fold_into_loads(rng):
+    w, x, b = (rng.normal(size=s).astype(np.float32) for s in ((4, 6), (3, 4), (6,)))
+    program, consts, args = _trace(lambda w, x, b: gnp.maximum(x @ w + b, 0.0) * 2.0, w, x, b)
+    fused = fuse(program)
+    assert [e.prim.name for e in fused.eqns] == ["dot_general", "fused_elementwise"]
+    got = np.asarray(eval_program(fused, *consts, *args)[0])
+    np.testing.assert_allclose(got, np.maximum(x @ w + b, 0) * 2, rtol=1e-5, atol=1e-5)
+
+
+def test_many_live_values_split_into_groups_that_fit(rng):
+    def f(x):
+        parts = [gnp.sin(x * float(k)) for k in range(1, 24)]  # 23 values live at once
+        total = parts[0]
+        for p in parts[1:]:
+            total = total + p
+        return total
+
+    x = rng.uniform(-1, 1, 9).astype(np.float32)
+    program, consts, args = _trace(f, x)
+    fused = fuse(program)
+    for e in _fused_eqns(fused):
+        assert compile_vm(e.params["program"]) is not None
+    want = sum(np.sin(x * k) for k in range(1, 24))
+    np.testing.assert_allclose(np.asarray(eval_program(fused, *consts, *args)[0]), want, rtol=1e-5, atol=1e-5)
+    assert MAX_REGS == 16
+
+
+def test_values_used_outside_a_group_are_outputs_of_it(rng):
+    x = rng.uniform(-1, 1, 7).astype(np.float32)
+    program, consts, args = _trace(lambda x: (gnp.exp(x) + 1.0, gnp.sum(gnp.exp(x) * 2.0)), x)
+    fused = fuse(program)
+    a, s = eval_program(fused, *consts, *args)
+    np.testing.assert_allclose(np.asarray(a), np.exp(x) + 1, rtol=1e-6)
+    np.testing.assert_allclose(float(s), np.sum(np.exp(x) * 2), rtol=1e-5)
+
+
+def test_other_dtypes_are_left_alone():
+    program, consts, args = _trace(lambda x: (x + 1) * 3, np.arange(5, dtype=np.int32))
+    assert not _fused_eqns(fuse(program))
+
+
+def test_scan_bodies_are_fused(rng):
+    from grilly import lax
+
+    def f(v, xs):
+        return lax.scan(lambda c, x: (gnp.tanh(c * 0.5 + x) * 2.0, c + 1.0), v, xs)
+
+    v, xs = rng.normal(size=4).astype(np.float32), rng.normal(size=(6, 4)).astype(np.float32)
+    program, consts, args = _trace(f, v, xs)
+    fused = fuse(program)
+    (scan,) = [e for e in fused.eqns if e.prim.name == "scan"]
+    assert _fused_eqns(scan.params["program"])
+    for g, w in zip(eval_program(fused, *consts, *args), eval_program(program, *consts, *args)):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-6, atol=1e-6)
+
+
+def test_transforms_see_through_a_fused_call(rng):
+    x = rng.uniform(-1, 1, 5).astype(np.float32)
+    program, consts, _ = _trace(lambda x: gnp.sin(x) * gnp.exp(x * 0.5), x)
+    fused = fuse(program)
+
+    def via(prog):
+        return lambda x: gnp.sum(eval_program(prog, *consts, x)[0])
+
+    np.testing.assert_allclose(np.asarray(grilly.grad(via(fused))(gnp.asarray(x))),
+                               np.asarray(grilly.grad(via(program))(gnp.asarray(x))), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(grilly.vmap(lambda r: eval_program(fused, *consts, r)[0])(
+        gnp.asarray(np.stack([x, -x])))), np.stack([np.sin(x) * np.exp(x / 2), np.sin(-x) * np.exp(-x / 2)]),
+        rtol=1e-5, atol=1e-6)
