@@ -137,19 +137,27 @@ def _scatter_weights(x, idx, upd, out, axis, mode):
     return E.div(hit_x, count), E.div(hit_u, gather_p.bind(count, idx, axis=axis))
 
 
+def _gather_kept(ct, idx, axis):
+    """gather, with zeros for updates whose index scatter dropped (out of range): they had no effect."""
+    g = gather_p.bind(ct, idx, axis=axis)
+    ok = E.and_(E.ge_(idx, full(idx.shape, 0, idx.dtype)), E.lt_(idx, full(idx.shape, ct.shape[axis], idx.dtype)))
+    ok = broadcast_in_dim(ok, g.shape, tuple(range(axis, axis + len(idx.shape))))
+    return E.select(ok, g, full(g.shape, 0, g.dtype))
+
+
 def _scatter_vjp(cts, primals, outs, *, axis, mode):
     ct, (x, idx, upd) = cts[0], primals
     if ct is None:
         return [None, None, None]
     if mode == "add":
-        return [ct, None, gather_p.bind(ct, idx, axis=axis)]
+        return [ct, None, _gather_kept(ct, idx, axis)]
     if mode == "set":
         # an element overwritten by an update gets no cotangent; the surviving update takes it
         marker = scatter_p.bind(full(x.shape, 0, x.dtype), idx, full(upd.shape, 1, x.dtype), axis=axis, mode="set")
         ct_x = E.mul(ct, E.sub(full(x.shape, 1, x.dtype), marker))
-        return [ct_x, None, gather_p.bind(ct, idx, axis=axis)]
+        return [ct_x, None, _gather_kept(ct, idx, axis)]
     wx, wu = _scatter_weights(x, idx, upd, outs[0], axis, mode)
-    return [E.mul(ct, wx), None, E.mul(gather_p.bind(ct, idx, axis=axis), wu)]
+    return [E.mul(ct, wx), None, E.mul(_gather_kept(ct, idx, axis), wu)]
 
 
 P.abstract_eval_rules[scatter_p] = _scatter_abstract

@@ -76,6 +76,20 @@ def cond(pred, true_fun, false_fun, *operands):
     return switch(index, [false_fun, true_fun], *operands)
 
 
+def _join(fns, in_avals):
+    """Trace each branch; return programs that all take (every branch's constants, *args), and the constants."""
+    traced = [trace_fn(f, in_avals) for f in fns]
+    consts = [c for _, cs in traced for c in cs]
+    const_avals = [aval_of(c) for c in consts]
+    progs, start = [], 0
+    for p, cs in traced:
+        lo, hi = start, start + len(cs)
+        progs.append(trace_fn(lambda *a, _p=p, _lo=lo, _hi=hi: eval_program(_p, *a[_lo:_hi], *a[len(consts):]),
+                              const_avals + list(in_avals))[0])
+        start = hi
+    return tuple(progs), consts
+
+
 def _cond_abstract(index, *avals, branches):
     return branches[0].out_avals
 
@@ -99,11 +113,11 @@ def _cond_jvp(primals, tangents, *, branches):
             outs, touts = jvp_flat(lambda *a: eval_program(br, *a), prim, tans)
             return outs + [t for t, f_ in zip(touts, out_fl) if f_]
 
-        return trace_fn(f, avals + [a for a, f_ in zip(avals, fl) if f_])[0]
+        return f
 
-    new = tuple(make(b) for b in branches)
+    new, consts = _join([make(b) for b in branches], avals + [a for a, f_ in zip(avals, fl) if f_])
     t_ops = [zeros_like(o) if t is None else t for o, t, f_ in zip(ops, ts, fl) if f_]
-    outs = cond_p.bind(primals[0], *ops, *t_ops, branches=new)
+    outs = cond_p.bind(primals[0], *consts, *ops, *t_ops, branches=new)
     n = len(branches[0].out_avals)
     t_it = iter(outs[n:])
     return outs[:n], [next(t_it) if f_ else None for f_ in out_fl]
@@ -125,9 +139,10 @@ def _cond_tape(primals, parents, *, branches):
                 _, back = vjp_flat(lambda *a: eval_program(br, *a), list(args[:len(ops)]))
                 return back(list(args[len(ops):]))
 
-            return trace_fn(f, avals + list(out_avals))[0]
+            return f
 
-        in_cts = cond_p.bind(index, *ops, *cts, branches=tuple(make(b) for b in branches))
+        progs, consts = _join([make(b) for b in branches], avals + list(out_avals))
+        in_cts = cond_p.bind(index, *consts, *ops, *cts, branches=progs)
         return [None] + [c if dtypes.kind(aval_of(o).dtype) == "f" else None for c, o in zip(in_cts, ops)]
 
     return outs, vjp
@@ -151,8 +166,8 @@ def _cond_batch(vals, dims, *, branches):
         return f
 
     if dims[0] is None:
-        new = tuple(trace_fn(make(b), avals)[0] for b in branches)
-        outs = cond_p.bind(index, *ops, branches=new)
+        new, consts = _join([make(b) for b in branches], avals)
+        outs = cond_p.bind(index, *consts, *ops, branches=new)
         return outs, [0] * len(outs)
     idx = bdim_to_front(index, dims[0], size)
     results = [make(b)(*ops) for b in branches]
