@@ -155,6 +155,7 @@ def vjp(fun, *primals, has_aux: bool = False):
         out = fun(*tree.unflatten(in_tree, list(xs)))
         if has_aux:
             out, store["aux"] = out
+            store["main"] = xs[0]._trace.main if xs else None
         leaves, store["tree"] = tree.flatten(out)
         return leaves
 
@@ -173,7 +174,12 @@ def vjp(fun, *primals, has_aux: bool = False):
         return tuple(tree.unflatten(in_tree, backward(ct_flat)))
 
     out = tree.unflatten(out_tree, outs)
-    return (out, vjp_fn, store["aux"]) if has_aux else (out, vjp_fn)
+    if not has_aux:
+        return out, vjp_fn
+    # aux values leave this tape as plain values (as in JAX), not as tracers of the finished trace
+    aux = tree.map(lambda a: full_lower(a.primal) if isinstance(a, VJPTracer) and a._trace.main is store["main"]
+                   else a, store["aux"])
+    return out, vjp_fn, aux
 
 
 def value_and_grad(fun, argnums=0, has_aux: bool = False):
