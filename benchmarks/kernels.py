@@ -1,0 +1,293 @@
+"""Suite 3 (kernels): GEMM, attention, softmax / layer_norm, elementwise and reductions, grilly vs torch.
+
+grilly's time is the GPU's own clock: a timestamp before and after ``reps`` back-to-back calls recorded into the
+command stream (no host gaps), divided by ``reps``; torch's is CUDA events around the same number of calls.
+Both after warm-ups; the median of several samples. fp32 is strict fp32 (TF32 off in torch; grilly's default
+precision). ``--check`` first compares the fast paths (cooperative-matrix GEMM, flash attention) with torch.
+
+usage: python benchmarks/kernels.py [--check] [--quick] [--only SUBSTRING]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+MIB = 1 << 20
+
+
+class VkTimer:
+    """GPU time of recorded work from two timestamp queries."""
+
+    def __init__(self):
+        from grilly.core.backend.vulkan import get_runtime
+        from grilly.core.backend.vulkan._vk import check, ffi, lib, vk
+
+        self.rt, self.ffi, self.lib, self.vk = get_runtime(), ffi, lib, vk
+        info = ffi.new("VkQueryPoolCreateInfo*", {"sType": vk.VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                                                   "queryType": vk.VK_QUERY_TYPE_TIMESTAMP, "queryCount": 2})
+        pool = ffi.new("VkQueryPool*")
+        check(lib.vkCreateQueryPool(self.rt.device, info, ffi.NULL, pool), "vkCreateQueryPool")
+        self.pool = pool[0]
+        self.period = self.rt.limits["timestampPeriod"]
+
+    def ms(self, fn, reps: int, samples: int = 5, warmup: int = 2) -> float:
+        st, lib, vk = self.rt.stream, self.lib, self.vk
+        for _ in range(warmup):
+            fn()
+        st.finish()
+        out = []
+        for _ in range(samples):
+            st.finish()
+            cmd = st.cmd()
+            lib.vkCmdResetQueryPool(cmd, self.pool, 0, 2)
+            lib.vkCmdWriteTimestamp(cmd, vk.VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, self.pool, 0)
+            keep = [fn() for _ in range(reps)]
+            lib.vkCmdWriteTimestamp(st.cmd(), vk.VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, self.pool, 1)
+            st.finish()
+            del keep
+            data = self.ffi.new("uint64_t[2]")
+            lib.vkGetQueryPoolResults(self.rt.device, self.pool, 0, 2, 16, data, 8,
+                                      vk.VK_QUERY_RESULT_64_BIT | vk.VK_QUERY_RESULT_WAIT_BIT)
+            out.append((data[1] - data[0]) * self.period / 1e6 / reps)
+        return statistics.median(out)
+
+
+def torch_ms(fn, reps: int, samples: int = 5, warmup: int = 2) -> float:
+    import torch
+
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    out = []
+    for _ in range(samples):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        for _ in range(reps):
+            fn()
+        b.record()
+        torch.cuda.synchronize()
+        out.append(a.elapsed_time(b) / reps)
+    return statistics.median(out)
+
+
+def report(name: str, g_ms: float | None, t_ms: float | None, flops: float = 0.0, nbytes: float = 0.0) -> None:
+    def rate(ms):
+        if ms is None:
+            return ""
+        if flops:
+            return f"{flops / ms / 1e9:8.1f} TFLOP/s"
+        return f"{nbytes / ms / 1e9:8.2f} TB/s" if nbytes else ""
+
+    g = f"{g_ms:9.3f} ms {rate(g_ms)}" if g_ms is not None else "   not run"
+    t = f"{t_ms:9.3f} ms {rate(t_ms)}" if t_ms is not None else "   not run"
+    ratio = f"{t_ms / g_ms:6.2f}" if g_ms and t_ms else "     -"
+    print(f"{name:<40} grilly {g}   torch {t}   torch/grilly {ratio}", flush=True)
+
+
+# ---- correctness of the fast paths on this device ----------------------------------------------------------
+
+def check(big: bool = True) -> bool:
+    import torch
+
+    import grilly.lax as lax
+    import grilly.numpy as gnp
+    from grilly.core.backend.vulkan import get_runtime
+    from grilly.core.backend.vulkan.kernels.matmul_fast import coop_available
+
+    rt = get_runtime()
+    print(f"device: {rt.info.name}; cooperativeMatrix={rt.features.get('cooperativeMatrix')}; "
+          f"subgroup={rt.subgroup_size}; coop path={coop_available(rt)}; maxShared={rt.limits['maxShared']}")
+    rng = np.random.default_rng(0)
+    ok = True
+    dn = {"rr": (((2,), (1,)), ((0,), (0,))), "rc": (((2,), (2,)), ((0,), (0,))),
+          "cr": (((1,), (1,)), ((0,), (0,))), "cc": (((1,), (2,)), ((0,), (0,)))}
+    shapes = [(1, 256, 256, 256), (3, 200, 136, 72), (2, 1000, 520, 264), (1, 4096, 4096, 4096)]
+    for (b, m, n, k) in shapes if big else shapes[1:2]:
+        for lay, d in dn.items():
+            a = rng.standard_normal((b, m, k) if lay[0] == "r" else (b, k, m)).astype(np.float16)
+            c = rng.standard_normal((b, k, n) if lay[1] == "r" else (b, n, k)).astype(np.float16)
+            ta, tc = torch.from_numpy(a).float(), torch.from_numpy(c).float()
+            ta = ta if lay[0] == "r" else ta.transpose(1, 2)
+            tc = tc if lay[1] == "r" else tc.transpose(1, 2)
+            want = (ta @ tc).numpy()
+            for pet in (None, np.float32):
+                got = np.asarray(lax.dot_general(gnp.asarray(a), gnp.asarray(c), d, preferred_element_type=pet))
+                err = np.abs(got.astype(np.float32) - want).max() / (np.abs(want).max() + 1e-6)
+                good = err < (2e-3 if pet is None else 1e-4)
+                ok &= bool(good)
+                print(f"  coop GEMM {lay} b{b} {m}x{n}x{k} out={'f16' if pet is None else 'f32'}: "
+                      f"rel err {err:.2e} {'ok' if good else 'FAIL'}")
+    a = rng.standard_normal((512, 384)).astype(np.float32)
+    c = rng.standard_normal((384, 200)).astype(np.float32)
+    for prec in (None, "fastest"):
+        got = np.asarray(gnp.matmul(gnp.asarray(a), gnp.asarray(c), precision=prec))
+        err = np.abs(got - a @ c).max() / np.abs(a @ c).max()
+        good = err < (1e-5 if prec is None else 3e-3)
+        ok &= bool(good)
+        print(f"  fp32 GEMM precision={prec}: rel err {err:.2e} {'ok' if good else 'FAIL'}")
+    for dt, tol in ((np.float32, 1e-4), (np.float16, 5e-3)):
+        for D in (64, 128, 80):
+            q, k, v = (rng.standard_normal((2, s, 4, D)).astype(dt) for s in ((300, 257, 257) if big else (30, 25, 25)))
+            tq, tk, tv = (torch.from_numpy(x).float().transpose(1, 2) for x in (q, k, v))
+            for causal in (False, True):
+                want = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=causal)
+                got = np.asarray(lax.flash_attention(gnp.asarray(q), gnp.asarray(k), gnp.asarray(v), causal=causal))
+                err = np.abs(got.astype(np.float32) - want.transpose(1, 2).numpy()).max()
+                good = err < tol * 10
+                ok &= bool(good)
+                print(f"  flash attention {np.dtype(dt).name} D{D} causal={causal}: max err {err:.2e} "
+                      f"{'ok' if good else 'FAIL'}")
+    print("CHECK", "PASSED" if ok else "FAILED", flush=True)
+    return ok
+
+
+# ---- the suite -------------------------------------------------------------------------------------------------
+
+def gemm(timer, quick, only):
+    import ml_dtypes
+    import torch
+
+    import grilly.numpy as gnp
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    sizes = (4096, 8192) if quick else (1024, 4096, 8192)
+    for name, dt, tdt in (("fp32", np.float32, torch.float32), ("fp16", np.float16, torch.float16),
+                          ("bf16", ml_dtypes.bfloat16, torch.bfloat16)):
+        for n in sizes:
+            label = f"GEMM {name} {n}^3"
+            if only not in label:
+                continue
+            reps = max(1, int(2e11 // (2 * n**3)) if name == "fp32" else int(1e12 // (2 * n**3)))
+            reps = min(reps, 50)
+            a = gnp.asarray(np.random.default_rng(0).standard_normal((n, n)).astype(np.float32).astype(dt))
+            b = gnp.asarray(np.random.default_rng(1).standard_normal((n, n)).astype(np.float32).astype(dt))
+            g = timer.ms(lambda a=a, b=b: gnp.matmul(a, b), reps)
+            ta = torch.randn(n, n, device="cuda", dtype=tdt)
+            tb = torch.randn(n, n, device="cuda", dtype=tdt)
+            t = torch_ms(lambda ta=ta, tb=tb: ta @ tb, reps)
+            report(label, g, t, flops=2 * n**3)
+            del a, b, ta, tb
+
+
+def attention(timer, quick, only):
+    import torch
+
+    import grilly.numpy as gnp
+    from grilly.lax.attention import flash_attention_bwd_p, flash_attention_p
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    B, H, S = 4, 16, 4096
+    for name, dt, tdt in (("fp16", np.float16, torch.float16), ("fp32", np.float32, torch.float32)):
+        for D in ((64,) if quick else (64, 128)):
+            label = f"attention {name} B{B} H{H} S{S} D{D}"
+            if only not in label:
+                continue
+            rng = np.random.default_rng(0)
+            q, k, v, do = (gnp.asarray(rng.standard_normal((B, S, H, D)).astype(dt)) for _ in range(4))
+            kw = dict(causal=False, scale=1 / np.sqrt(D), has_mask=False)
+            fwd_flops = 4 * B * H * S * S * D
+
+            def g_fwd(q=q, k=k, v=v, kw=kw):
+                return flash_attention_p.bind(q, k, v, **kw)
+
+            def g_fb(q=q, k=k, v=v, do=do, kw=kw):
+                o, lse = flash_attention_p.bind(q, k, v, **kw)
+                return flash_attention_bwd_p.bind(q, k, v, o, lse, do, **kw)
+
+            gf = timer.ms(g_fwd, 2, samples=3)
+            gb = timer.ms(g_fb, 1, samples=3)
+            tq, tk, tv = (torch.randn(B, H, S, D, device="cuda", dtype=tdt, requires_grad=True) for _ in range(3))
+            tdo = torch.randn(B, H, S, D, device="cuda", dtype=tdt)
+
+            def t_fwd(tq=tq, tk=tk, tv=tv):
+                with torch.no_grad():
+                    return sdpa(tq, tk, tv)
+
+            def t_fb(tq=tq, tk=tk, tv=tv, tdo=tdo):
+                out = sdpa(tq, tk, tv)
+                return torch.autograd.grad(out, (tq, tk, tv), tdo)
+
+            tf = torch_ms(t_fwd, 2, samples=3)
+            tb = torch_ms(t_fb, 1, samples=3)
+            report(label + " fwd", gf, tf, flops=fwd_flops)
+            report(label + " fwd+bwd", gb, tb, flops=3.5 * fwd_flops)
+            del q, k, v, do, tq, tk, tv, tdo
+
+
+def rows_and_elementwise(timer, only):
+    import torch
+
+    import grilly.lax as lax
+    import grilly.numpy as gnp
+
+    x = np.random.default_rng(0).standard_normal((4096, 4096)).astype(np.float32)
+    gx, tx = gnp.asarray(x), torch.from_numpy(x).cuda()
+    gg, gb = gnp.ones((4096,), np.float32), gnp.zeros((4096,), np.float32)
+    if only in "softmax 4096x4096 fp32":
+        report("softmax 4096x4096 fp32", timer.ms(lambda: lax.softmax(gx), 20),
+               torch_ms(lambda: torch.softmax(tx, -1), 20), nbytes=2 * x.nbytes)
+    if only in "layer_norm 4096x4096 fp32":
+        report("layer_norm 4096x4096 fp32", timer.ms(lambda: lax.layer_norm(gx, gg, gb), 20),
+               torch_ms(lambda: torch.nn.functional.layer_norm(tx, (4096,)), 20), nbytes=2 * x.nbytes)
+    n = 256 * MIB // 4
+    y = np.random.default_rng(1).standard_normal(n).astype(np.float32)
+    ga, gc = gnp.asarray(y), gnp.asarray(y[::-1].copy())
+    ta, tc = torch.from_numpy(y).cuda(), torch.from_numpy(y[::-1].copy()).cuda()
+    if only in "add 256 MiB fp32":
+        report("add 256 MiB fp32", timer.ms(lambda: ga + gc, 20), torch_ms(lambda: ta + tc, 20), nbytes=3 * 256 * MIB)
+    if only in "exp 256 MiB fp32":
+        report("exp 256 MiB fp32", timer.ms(lambda: gnp.exp(ga), 20), torch_ms(lambda: torch.exp(ta), 20),
+               nbytes=2 * 256 * MIB)
+    if only in "reduce-sum 256 MiB fp32":
+        report("reduce-sum 256 MiB fp32", timer.ms(lambda: gnp.sum(ga), 20), torch_ms(lambda: ta.sum(), 20),
+               nbytes=256 * MIB)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--check", action="store_true", help="compare the fast paths with torch first")
+    ap.add_argument("--quick", action="store_true", help="fewer sizes")
+    ap.add_argument("--only", default="", help="run only rows whose name contains this")
+    ap.add_argument("--no-suite", action="store_true", help="only the check")
+    args = ap.parse_args()
+    os.environ.setdefault("GRILLY_BACKEND", "vulkan")
+    import grilly
+
+    if grilly.default_backend() != "vulkan":
+        print("no Vulkan device: suite 3 measures the Vulkan backend")
+        return 1
+    try:
+        import torch
+
+        assert torch.cuda.is_available()
+    except Exception:
+        print("torch with CUDA is needed for the peer columns")
+        return 1
+    from grilly.core.backend.vulkan import get_runtime
+
+    rt = get_runtime()
+    print(f"grilly on {rt.info.name}; torch {torch.__version__} on {torch.cuda.get_device_name()}", flush=True)
+    if args.check and not check():
+        print("fast-path check failed")
+    if args.no_suite:
+        return 0
+    timer = VkTimer()
+    gemm(timer, args.quick, args.only)
+    attention(timer, args.quick, args.only)
+    rows_and_elementwise(timer, args.only)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
