@@ -142,3 +142,25 @@ def test_every_primitive_has_a_kernel(vk):
     missing = [p.name for p in P.ALL_PRIMITIVES
                if p in P.impl_rules["numpy"] and p not in P.generic_impls and p not in P.impl_rules["vulkan"]]
     assert not missing, f"primitives without a Vulkan kernel: {missing}"
+
+
+def test_profile_table_at_exit(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np\n"
+            "from grilly.core.backend import get_backend\n"
+            "from grilly.core.array import Array\n"
+            "from grilly.core.aval import ShapedArray\n"
+            "import grilly.lax.elementwise as E\n"
+            "b = get_backend('vulkan')\n"
+            "a = np.ones(1000, np.float32)\n"
+            "x = Array(b.from_numpy(a), ShapedArray(a.shape, a.dtype), b)\n"
+            "print(float(np.asarray(E.exp(x))[0]))\n")
+    env = dict(os.environ, GRILLY_PROFILE="1", GRILLY_VK_VALIDATION="0", XDG_CACHE_HOME=str(tmp_path))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+                       cwd=str(tmp_path.parent))
+    assert r.returncode == 0, r.stderr
+    assert "unary_exp_f32" in r.stderr and "grilly GPU profile" in r.stderr
+    assert list(tmp_path.glob("grilly/pipelines-*.bin")), "the pipeline cache was not written"

@@ -79,8 +79,9 @@ def _slice(rt, bufs, out_avals, *, start_indices, limit_indices, strides):
     ist = contiguous_strides(x.shape)
     strides = strides or (1,) * len(ist)
     out = rt.empty(av)
-    strided_copy(rt, x, out, av.shape, [a * s for a, s in zip(ist, strides, strict=False)], contiguous_strides(av.shape),
-                 in_off=sum(a * s for a, s in zip(ist, start_indices, strict=False)))
+    istr = [a * s for a, s in zip(ist, strides, strict=False)]
+    in_off = sum(a * s for a, s in zip(ist, start_indices, strict=False))
+    strided_copy(rt, x, out, av.shape, istr, contiguous_strides(av.shape), in_off=in_off)
     return [out]
 
 
