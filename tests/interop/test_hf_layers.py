@@ -34,8 +34,7 @@ def test_masked_attention_matches_numpy(rng):
     q, k, v = (rng.normal(size=(2, 5, 3, 4)).astype(np.float32) for _ in range(3))
     keep = np.ones((2, 5), bool)
     keep[1, 3:] = False
-    out = layers.attention(gnp.asarray(q), gnp.asarray(k), gnp.asarray(v),
-                           layers.mask_bias(gnp.asarray(keep)[:, None, None, :]))
+    out = layers.attention(gnp.asarray(q), gnp.asarray(k), gnp.asarray(v), gnp.asarray(keep)[:, None, None, :])
     s = np.einsum("bqhd,bkhd->bhqk", q, k) / 2.0 + np.where(keep, 0, -1e30)[:, None, None, :]
     p = np.exp(s - s.max(-1, keepdims=True))
     p /= p.sum(-1, keepdims=True)

@@ -22,7 +22,6 @@ from grilly.utils.huggingface.layers import (
     Linear,
     activation,
     attention,
-    mask_bias,
     pytree_module,
     split_heads,
     static,
@@ -75,9 +74,9 @@ class BertLayer:
     num_heads: int = static()
     act: str = static(default="gelu")
 
-    def __call__(self, h, bias):
+    def __call__(self, h, mask):
         q, k, v = (split_heads(f(h), self.num_heads) for f in (self.query, self.key, self.value))
-        h = self.attn_norm(h + self.attn_out(attention(q, k, v, bias)))
+        h = self.attn_norm(h + self.attn_out(attention(q, k, v, mask)))
         return self.out_norm(h + self.output(activation(self.act)(self.intermediate(h))))
 
 
@@ -96,12 +95,9 @@ class BertModel:
         ids = to_vulkan(input_ids)
         tt = gnp.zeros_like(ids) if token_type_ids is None else to_vulkan(token_type_ids)
         h = self.embeddings(ids, tt)
-        bias = None
-        if attention_mask is not None:
-            keep = to_vulkan(attention_mask) != 0
-            bias = mask_bias(keep[:, None, None, :], h.dtype)
+        keep = None if attention_mask is None else (to_vulkan(attention_mask) != 0)[:, None, None, :]
         for layer in self.layers:
-            h = layer(h, bias)
+            h = layer(h, keep)
         pooled = None if self.pooler is None else gnp.tanh(self.pooler(h[:, 0]))
         return BertOutput(h, pooled)
 

@@ -25,8 +25,7 @@ from grilly.utils.huggingface.layers import (
     _matmul_t,
     activation,
     attention,
-    mask_bias,
-    pytree_module,
+        pytree_module,
     split_heads,
     static,
 )
@@ -58,10 +57,10 @@ class GPT2Block:
     num_heads: int = static()
     act: str = static(default="gelu_new")
 
-    def __call__(self, h, bias):
+    def __call__(self, h, mask):
         qkv = self.c_attn(self.ln_1(h))
         q, k, v = (split_heads(t, self.num_heads) for t in gnp.split(qkv, 3, axis=-1))
-        h = h + self.attn_proj(attention(q, k, v, bias))
+        h = h + self.attn_proj(attention(q, k, v, mask, causal=True))
         return h + self.mlp_proj(activation(self.act)(self.c_fc(self.ln_2(h))))
 
 
@@ -80,12 +79,9 @@ class GPT2Model:
         ids = to_vulkan(input_ids)
         s = ids.shape[1]
         h = self.wte(ids) + self.wpe.weight[:s][None]
-        keep = gnp.tril(gnp.ones((s, s), dtype=bool))[None, None]
-        if attention_mask is not None:
-            keep = gnp.logical_and(keep, (to_vulkan(attention_mask) != 0)[:, None, None, :])
-        bias = mask_bias(keep, h.dtype)
+        keep = None if attention_mask is None else (to_vulkan(attention_mask) != 0)[:, None, None, :]
         for block in self.blocks:
-            h = block(h, bias)
+            h = block(h, keep)
         h = self.ln_f(h)
         return GPT2Output(h, _matmul_t(h, self.wte.weight) if self.lm_head else None)
 

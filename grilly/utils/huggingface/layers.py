@@ -15,8 +15,6 @@ from __future__ import annotations
 import dataclasses
 import math
 
-import numpy as np
-
 import grilly.lax as lax
 import grilly.numpy as gnp
 from grilly import tree
@@ -58,10 +56,7 @@ class LayerNorm:
     eps: float = static(default=1e-5)
 
     def __call__(self, x):
-        mean = gnp.mean(x, axis=-1, keepdims=True)
-        xc = x - mean
-        var = gnp.mean(xc * xc, axis=-1, keepdims=True)
-        return xc * lax.rsqrt(var + self.eps) * self.weight + self.bias
+        return lax.layer_norm(x, self.weight, self.bias, eps=self.eps)
 
 
 @pytree_module
@@ -96,9 +91,7 @@ def activation(name: str):
 
 
 def softmax(x, axis: int = -1):
-    x = x - lax.stop_gradient(gnp.max(x, axis=axis, keepdims=True))
-    e = gnp.exp(x)
-    return e / gnp.sum(e, axis=axis, keepdims=True)
+    return lax.softmax(x, axis=axis)
 
 
 def split_heads(x, num_heads: int):
@@ -107,20 +100,12 @@ def split_heads(x, num_heads: int):
     return gnp.reshape(x, (b, s, num_heads, hd // num_heads))
 
 
-def attention(q, k, v, bias):
-    """Scaled dot-product attention over (B, S, H, D) heads; ``bias`` is added to the (B, H, Sq, Sk) scores."""
-    d = q.shape[-1]
-    scores = gnp.einsum("bqhd,bkhd->bhqk", q, k) * (1.0 / math.sqrt(d))
-    if bias is not None:
-        scores = scores + bias
-    out = gnp.einsum("bhqk,bkhd->bqhd", softmax(scores, axis=-1), v)
+def attention(q, k, v, mask=None, causal: bool = False):
+    """Scaled dot-product attention over (B, S, H, D) heads, one fused kernel (``lax.flash_attention``);
+    ``mask`` is boolean (True = attend), broadcastable to (B, H, Sq, Sk). Returns (B, S, H*D)."""
+    out = lax.flash_attention(q, k, v, causal=causal, mask=mask)
     b, s, h, dh = out.shape
     return gnp.reshape(out, (b, s, h * dh))
-
-
-def mask_bias(keep, dtype=np.float32):
-    """0 where ``keep`` is true, the dtype's most negative value elsewhere (what transformers adds)."""
-    return gnp.where(keep, 0.0, float(np.finfo(dtype).min)).astype(dtype)
 
 
 def mean_pooling(hidden, attention_mask):
