@@ -56,7 +56,8 @@ def _reducer(op: str):
             launch(rt, f"reduce_col_{op}_{c}", M, pack("QQII", x.addr, out.addr, M, K), (x,), (out,))
             return [out]
         src, M, K = _to_rows(rt, x, axes)
-        G = 1 if K <= 8 * WG else max(1, min(1024, -(-512 // M), -(-K // (4 * WG))), -(-K // (WG * MAX_LOOP)))
+        # enough workgroups to fill a large GPU (~2048), each looping at least 4 times and at most MAX_LOOP
+        G = 1 if K <= 8 * WG else max(1, min(4096, -(-2048 // M), -(-K // (4 * WG))), -(-K // (WG * MAX_LOOP)))
         if G == 1:
             rt.dispatch(f"reduce_row_{op}_{c}_{c}", (WG,), rt.grid(M), pack("QQIIII", src.addr, out.addr, M, K,
                                                                               K, 1), (src,), (out,))
