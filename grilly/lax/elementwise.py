@@ -98,31 +98,35 @@ def _erf_np(x):
 
 
 def _erf_inv_np(y):
+    """Giles' single-precision start, then 3 Newton steps on erf, all in float64 and vectorized (a per-element
+    Python loop made random.normal take seconds for a few million values)."""
     y = np.asarray(y)
-    out = np.empty_like(y, dtype=np.float64)
-    flat, yf = out.reshape(-1), y.reshape(-1).astype(np.float64)
-    for i, v in enumerate(yf):
-        if v <= -1 or v >= 1:
-            flat[i] = math.copysign(math.inf, v) if abs(v) == 1 else math.nan
-            continue
-        w = -math.log((1.0 - v) * (1.0 + v))  # Giles' single-precision start, then Newton on erf
-        if w < 5.0:
-            w -= 2.5
-            p = 2.81022636e-08
-            for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
-                      -0.00417768164, 0.246640727, 1.50140941):
-                p = c + p * w
-        else:
-            w = math.sqrt(w) - 3.0
-            p = -0.000200214257
-            for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
-                      0.00943887047, 1.00167406, 2.83297682):
-                p = c + p * w
-        x = p * v
+    v = y.astype(np.float64)
+    try:  # SciPy, when installed, is ~30x faster still
+        from scipy.special import erfinv
+
+        return erfinv(v).astype(y.dtype)
+    except ImportError:
+        pass
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = -np.log((1.0 - v) * (1.0 + v))
+        lo, hi = w - 2.5, np.sqrt(w) - 3.0
+        p_lo = np.full_like(v, 2.81022636e-08)
+        for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
+                  -0.00417768164, 0.246640727, 1.50140941):
+            p_lo = c + p_lo * lo
+        p_hi = np.full_like(v, -0.000200214257)
+        for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
+                  0.00943887047, 1.00167406, 2.83297682):
+            p_hi = c + p_hi * hi
+        x = np.where(w < 5.0, p_lo, p_hi) * v
+        inside = np.abs(v) < 1
+        x = np.where(inside, x, 0.0)
+        erf = np.frompyfunc(math.erf, 1, 1)
         for _ in range(3):
-            x -= (math.erf(x) - v) / (2.0 / math.sqrt(math.pi) * math.exp(-x * x))
-        flat[i] = x
-    return out.astype(y.dtype)
+            x = x - (erf(x).astype(np.float64) - v) / (2.0 / math.sqrt(math.pi) * np.exp(-x * x))
+        x = np.where(inside, x, np.where(np.abs(v) == 1, np.copysign(np.inf, v), np.nan))
+    return x.astype(y.dtype)
 
 
 def _round_half_even(x):
