@@ -48,7 +48,7 @@ def test_threefry(run):
 
 
 @pytest.mark.parametrize("descending", [False, True])
-@pytest.mark.parametrize("dtype", [np.float32, np.int8, np.uint32, np.float16, np.bool_, np.int32])
+@pytest.mark.parametrize("dtype", [np.float32, np.int8, np.uint32, np.float16, np.bool_, np.int32, ml_dtypes.bfloat16])
 def test_sort(run, rng, dtype, descending):
     y = rng.integers(-5, 5, (3, 1000)).astype(dtype)
     if np.dtype(dtype).kind == "f":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -34,7 +35,7 @@ def test_large(run, rng, op, shape, axes):
     _close(run(getattr(R, f"reduce_{op}_p"), x, axes=axes), 1e-4)
 
 
-@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.int32, np.uint32, np.float16])
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.int32, np.uint32, np.float16, ml_dtypes.bfloat16])
 @pytest.mark.parametrize("op", ["sum", "prod", "max", "min"])
 def test_dtypes(run, rng, op, dtype):
     x = rng.integers(-100, 100, (5, 3001)).astype(dtype)
@@ -61,7 +62,7 @@ def test_nan_and_empty(run, rng):
     _close(run(R.reduce_max_p, np.zeros((4, 0), np.int16), axes=(1,)))
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.int8, np.float16, np.uint32])
+@pytest.mark.parametrize("dtype", [np.float32, np.int8, np.float16, np.uint32, ml_dtypes.bfloat16])
 def test_arg(run, rng, dtype):
     x = rng.integers(-5, 5, (6, 7, 301)).astype(dtype)
     for p in (R.argmax_p, R.argmin_p):
