@@ -43,7 +43,8 @@ def test_minilm_matches_sentence_transformers(model_dir):
     np.testing.assert_allclose(emb, ref, atol=1e-4)
 
 
-def test_minilm_matches_transformers_mean_pooling(model_dir):
+def test_minilm_from_pretrained_matches_transformers_mean_pooling(model_dir):
+    """The folder read with NumPy alone (no torch in grilly's path) against transformers + mean pooling."""
     import torch
     from transformers import AutoModel, AutoTokenizer
 
@@ -55,8 +56,10 @@ def test_minilm_matches_transformers_mean_pooling(model_dir):
     m = batch["attention_mask"].unsqueeze(-1).float()
     ref = (out.last_hidden_state * m).sum(1) / m.sum(1).clamp(min=1e-9)
     ref = torch.nn.functional.normalize(ref, dim=-1).numpy()
-    model = get_huggingface_bridge().convert_transformer(hf)
-    got = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
-    np.testing.assert_allclose(np.asarray(got.last_hidden_state), out.last_hidden_state.numpy(), rtol=1e-4, atol=1e-4)
-    emb = np.asarray(SentenceEncoder(model)(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]))
+    enc = get_huggingface_bridge().from_pretrained(model_dir)
+    assert isinstance(enc, SentenceEncoder) and enc.pooling == "mean" and enc.normalize
+    ids, mask, tt = (batch[k].numpy() for k in ("input_ids", "attention_mask", "token_type_ids"))
+    hidden = enc.model(ids, mask, tt).last_hidden_state
+    np.testing.assert_allclose(np.asarray(hidden), out.last_hidden_state.numpy(), rtol=1e-4, atol=1e-4)
+    emb = np.asarray(enc(ids, mask, tt))
     assert _cosine_distance(emb, ref).max() < 1e-4

@@ -68,6 +68,41 @@ class HuggingFaceBridge:
         raise NotImplementedError(f"model_type {mtype!r} is not supported; supported: "
                                   f"{', '.join(sorted(self.supported_model_types))}")
 
+    def from_pretrained(self, model_dir, dtype=None):
+        """A grilly module from a local HuggingFace model folder (``config.json`` + ``model.safetensors``), read
+        with NumPy alone: neither torch nor transformers is needed. For a sentence-transformers folder (one with
+        ``modules.json``) the result is a ``SentenceEncoder`` with its pooling and normalization."""
+        import json
+        import os
+
+        from grilly.utils.safetensors_io import load_safetensors
+
+        with open(os.path.join(model_dir, "config.json")) as f:
+            config = json.load(f)
+        weights = os.path.join(model_dir, "model.safetensors")
+        if not os.path.exists(weights):
+            raise FileNotFoundError(f"{weights} not found (only safetensors checkpoints load without torch; "
+                                    "load others with transformers and use convert_transformer)")
+        sd = _floating_cast(load_safetensors(weights), dtype)
+        mtype = config.get("model_type")
+        if mtype in _GPT2_TYPES:
+            return GPT2Model.from_state_dict(sd, config, lm_head="lm_head.weight" in sd)
+        if mtype not in _BERT_TYPES:
+            raise NotImplementedError(f"model_type {mtype!r} is not supported")
+        prefix = "bert." if any(k.startswith("bert.") for k in sd) else ""
+        model = BertModel.from_state_dict(sd, config, prefix=prefix)
+        modules = os.path.join(model_dir, "modules.json")
+        if not os.path.exists(modules):
+            return model
+        with open(modules) as f:
+            kinds = [m["type"].rsplit(".", 1)[-1] for m in json.load(f)]
+        pooling = "mean"
+        pool_cfg = os.path.join(model_dir, "1_Pooling", "config.json")
+        if os.path.exists(pool_cfg):
+            with open(pool_cfg) as f:
+                pooling = "cls" if json.load(f).get("pooling_mode_cls_token") else "mean"
+        return SentenceEncoder(model, pooling=pooling, normalize="Normalize" in kinds)
+
     def convert_sentence_transformer(self, st_model, dtype=None) -> SentenceEncoder:
         """A ``SentenceEncoder`` from a ``sentence_transformers.SentenceTransformer`` (Transformer, Pooling with
         mean or CLS tokens, optional Normalize)."""
