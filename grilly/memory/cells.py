@@ -98,7 +98,8 @@ def time_cells(t, n_cells: int, t_min: float = 1.0, t_max: float = 100.0, sigma:
     """
     if sigma is None:
         sigma = math.log(t_max / t_min) / max(n_cells - 1, 1)
-    t = gnp.asarray(t, gnp.float32)
+    t = gnp.asarray(t)
+    t = t if t.dtype.kind == "f" else t.astype(gnp.float32)
     log_tau = gnp.asarray(np.log(time_cell_centers(n_cells, t_min, t_max)))
     # Times below the smallest representable float would give log(0); clamp them.
     diff = gnp.log(gnp.maximum(t, 1e-30))[..., None] - log_tau

@@ -190,7 +190,8 @@ class IndexFlat:
             s, i = lax.top_k(scores, min(k, xb.shape[0]))
             i = i + start
             if best is not None:  # stable merge: every running id is lower than every id of this chunk
-                s, pos = lax.top_k(gnp.concatenate([best, s], axis=1), k)
+                both = gnp.concatenate([best, s], axis=1)
+                s, pos = lax.top_k(both, min(k, both.shape[1]))
                 i = gnp.take_along_axis(gnp.concatenate([best_ids, i], axis=1), pos, axis=1)
             best, best_ids = s, i
         return best, best_ids
