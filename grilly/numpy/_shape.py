@@ -209,6 +209,12 @@ def roll(a, shift, axis=None):
     a = asarray(a)
     if axis is None:
         return reshape(roll(ravel(a), shift, 0), a.shape)
+    if isinstance(axis, tuple | list) or isinstance(shift, tuple | list):  # several axes, as NumPy
+        axes = axis if isinstance(axis, tuple | list) else (axis,) * len(shift)
+        shifts = shift if isinstance(shift, tuple | list) else (shift,) * len(axes)
+        for sh, ax_ in zip(shifts, axes):
+            a = roll(a, sh, ax_)
+        return a
     ax = axis % a.ndim
     n = a.shape[ax]
     if n == 0:
