@@ -79,18 +79,32 @@ def test_cooperative_path_selected_by_device_features(vk):
         assert not MF.coop_available(rt)  # lavapipe: the portable twin runs
 
 
-@pytest.mark.parametrize("tile", [MF.TILE_HUGE, (256, 128, 64, 8, 8, 4)])
-def test_portable_large_tiles_odd_shapes(vk, rng, tile):
-    from grilly.core.aval import ShapedArray
+def test_kernel_plan():
+    f32, f16, bf16 = np.float32, np.float16, ml_dtypes.bfloat16
+    row = lambda m, k: (m * k, k, 1)  # noqa: E731  (batch, row, column) strides of a row-major m x k operand
+    col = lambda m, k: (m * k, 1, m)  # noqa: E731
+    assert MF.plan(f16, f32, 2, 256, 256, 64, row(256, 64), row(64, 256), True) == ("coop", "r", "r")
+    assert MF.plan(f16, f16, 1, 256, 256, 64, col(256, 64), col(64, 256), True) == ("coop", "c", "c")
+    assert MF.plan(f32, f32, 1, 256, 256, 64, row(256, 64), row(64, 256), True) == ("simt", "r", "r")
+    assert MF.plan(f32, f32, 1, 256, 256, 64, row(256, 64), row(64, 256), True, "fastest") == ("coop", "r", "r")
+    assert MF.plan(bf16, bf16, 1, 256, 256, 64, row(256, 64), col(64, 256), True) == ("simt", "r", "c")
+    assert MF.plan(f16, f32, 1, 256, 256, 64, row(256, 64), row(64, 256), False) == ("simt", "r", "r")
+    assert MF.plan(f32, f32, 1, 256, 256, 63, row(256, 63), row(63, 256), False) == ("portable",)
+    assert MF.plan(np.int32, np.int32, 1, 256, 256, 64, row(256, 64), row(64, 256), True) == ("portable",)
 
-    rt = vk.rt
-    x = rng.standard_normal((2, 131, 77)).astype(np.float32)
-    y = rng.standard_normal((2, 77, 259)).astype(np.float32)
-    xb, yb = vk.from_numpy(x), vk.from_numpy(y)
-    out = rt.empty(ShapedArray((2, 131, 259), np.float32))
-    MF.portable_matmul(rt, xb, yb, out, 2, 131, 259, 77, (131 * 77, 77, 1), (77 * 259, 259, 1), tile)
-    got = rt.download(out, np.float32, (2, 131, 259))
-    np.testing.assert_allclose(got, x @ y, atol=1e-4, rtol=1e-4)
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, ml_dtypes.bfloat16])
+@pytest.mark.parametrize("dn", [NN, NT, TN, (((1,), (2,)), ((0,), (0,)))])
+def test_simt_gemm_odd_shapes(run, rng, dtype, dn):
+    """Shapes that take the fast SIMT kernel (contiguous extents in 4-vectors) but fill no tile evenly."""
+    b, m, n, k = 2, 132, 260, 76
+    (lc, rc), _ = dn
+    a = rng.standard_normal((b, m, k) if lc == (2,) else (b, k, m)).astype(dtype)
+    c = rng.standard_normal((b, k, n) if rc == (1,) else (b, n, k)).astype(dtype)
+    for pet in (None, np.float32):
+        (got,), (want,) = run(dot_general_p, a, c, dimension_numbers=dn, preferred_element_type=pet)
+        tol = TOL[np.dtype(got.dtype)] * np.sqrt(k)
+        np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), atol=tol, rtol=tol)
 
 
 # ---- attention kernels against the NumPy reference ----------------------------------------------------------

@@ -1,12 +1,29 @@
-"""Cooperative-matrix matmul variants (read by scripts/compile_shaders.py): float16 operands, float32
-accumulation, float16 or float32 result, per contiguous dimension of A and B (r: row-major, c: column-major)."""
+"""Fast matmul variants (read by scripts/compile_shaders.py).
+
+matmul_coopmat_f16_{out}_{la}{lb}: float16 operands on cooperative matrices, float32 accumulation.
+matmul_simt_{in}_{out}_{la}{lb}: float32 arithmetic with 4-vector loads (the portable fast GEMM).
+la / lb say which dimension of A / B is contiguous: r (k of A, n of B) or c (m of A, k of B).
+"""
+
+VEC = {"f32": ("vec4", "(v)"), "f16": ("f16vec4", "vec4(v)"),
+       "bf16": ("u16vec4", "vec4(bf16_to_f32(v.x), bf16_to_f32(v.y), bf16_to_f32(v.z), bf16_to_f32(v.w))")}
+
+
+def _lay(la, lb):
+    return {"A_COLMAJOR": str(int(la == "c")), "B_COLMAJOR": str(int(lb == "c"))}
 
 
 def variants(h):
     out = []
-    for o in ("f16", "f32"):
-        for la in "rc":
-            for lb in "rc":
-                defs = h.dtype_defines("O", o) | {"A_COLMAJOR": str(int(la == "c")), "B_COLMAJOR": str(int(lb == "c"))}
-                out.append((f"matmul_coopmat_f16_{o}_{la}{lb}", "linalg/matmul_coopmat.comp", defs))
+    for la in "rc":
+        for lb in "rc":
+            for o in ("f16", "f32"):
+                out.append((f"matmul_coopmat_f16_{o}_{la}{lb}", "linalg/matmul_coopmat.comp",
+                            h.dtype_defines("O", o) | _lay(la, lb)))
+            for a in h.FLOATS:
+                for o in sorted({a, "f32"}):
+                    vt, v2f = VEC[a]
+                    defs = h.dtype_defines("A", a) | h.dtype_defines("O", o) | _lay(la, lb)
+                    out.append((f"matmul_simt_{a}_{o}_{la}{lb}", "linalg/matmul_simt.comp",
+                                defs | {"A_VT": vt, "A_V2F(v)": v2f}))
     return out

@@ -2,9 +2,10 @@
 
 float16 operands always take this path when their layout allows 16-byte loads; float32 operands take it only
 when the caller opts into reduced precision (``precision="fastest"``, ``"float16"``, ``"tensorfloat32"`` or
-``"bfloat16"``, as in JAX; the operands are then rounded to float16, accumulation stays float32). Everything
-else, and every device without cooperative matrices (lavapipe), runs the portable tiled kernel of linalg.py:
-its twin, with the same results up to accumulation order.
+``"bfloat16"``, as in JAX; the operands are then rounded to float16, accumulation stays float32). Its portable
+twin, on every device (lavapipe included), is matmul_simt.comp: float32 arithmetic with 4-vector loads and
+8 x 8 outputs per invocation, for float32, float16 and bfloat16 operands whose layout allows it. Anything else
+runs the general strided kernel of linalg.py. All agree up to accumulation order.
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ def coop_available(rt) -> bool:
     return bool(rt.features.get("cooperativeMatrix")) and rt.subgroup_size in (32, 64)
 
 
-def operand_layout(rows: int, cols: int, s_row: int, s_col: int, s_batch: int, batch: int) -> str | None:
+def operand_layout(rows: int, cols: int, s_row: int, s_col: int, s_batch: int, batch: int,
+                   vec: int = 8) -> str | None:
     """'r' when the column index is contiguous, 'c' when the row index is, with every other stride and the
-    contiguous extent in whole 8-element (16-byte) vectors; None when the operand needs the portable kernel."""
-    batch_ok = batch == 1 or s_batch % 8 == 0
-    if s_col == 1 and cols % 8 == 0 and (rows == 1 or s_row % 8 == 0) and batch_ok:
+    contiguous extent in whole ``vec``-element vectors; None when the operand needs the portable kernel."""
+    batch_ok = batch == 1 or s_batch % vec == 0
+    if s_col == 1 and cols % vec == 0 and (rows == 1 or s_row % vec == 0) and batch_ok:
         return "r"
-    if s_row == 1 and rows % 8 == 0 and (cols == 1 or s_col % 8 == 0) and batch_ok:
+    if s_row == 1 and rows % vec == 0 and (cols == 1 or s_col % vec == 0) and batch_ok:
         return "c"
     return None
 
@@ -67,28 +69,6 @@ def coop_matmul(rt, a, b, out, batch: int, M: int, N: int, K: int, sa, sb, la: s
         rt.dispatch(name, spec, (-(-N // BN), -(-M // BM), min(MAX_Z, batch - z0)), pc, (a, b), (out,))
 
 
-TILE_HUGE = (256, 128, 128, 16, 8, 8)  # (workgroup size, BM, BN, BK, TM, TN) of linalg/matmul.comp
-
-
-def _large(x, y, dimension_numbers) -> bool:
-    """Enough 128 x 128 output tiles to fill a large GPU twice over (the portable kernel then takes big tiles)."""
-    (lc, rc), (lb, rb) = dimension_numbers
-    batch = math.prod(x.shape[i] for i in lb)
-    M = math.prod(x.shape[i] for i in range(len(x.shape)) if i not in lc and i not in lb)
-    N = math.prod(y.shape[i] for i in range(len(y.shape)) if i not in rc and i not in rb)
-    return np.dtype(x.dtype) == np.dtype(y.dtype) and batch * math.ceil(M / 128) * math.ceil(N / 128) >= 264
-
-
-def portable_matmul(rt, a, b, out, batch, M, N, K, sa, sb, tile) -> None:
-    """linalg/matmul.comp with the given tile shape (the portable twin of the cooperative-matrix kernel)."""
-    from grilly.core.backend.vulkan.kernels.common import code, pack
-
-    name = f"matmul_{code('dot_general', a.dtype)}_{code('dot_general', out.dtype)}"
-    for z0 in range(0, batch, MAX_Z):
-        pc = pack("QQQIIIIiiiiiiI", a.addr, b.addr, out.addr, M, N, K, z0, *sa, *sb, M * N)
-        rt.dispatch(name, tile, (-(-N // tile[2]), -(-M // tile[1]), min(MAX_Z, batch - z0)), pc, (a, b), (out,))
-
-
 def _to_f16(rt, x):
     from grilly.core.backend.vulkan.kernels.common import launch, pack
 
@@ -98,50 +78,82 @@ def _to_f16(rt, x):
     return t
 
 
+def plan(dtype, out_dtype, batch, M, N, K, sa, sb, coop: bool, precision=None) -> tuple:
+    """Which kernel computes this GEMM: ("coop", la, lb), ("simt", la, lb) or ("portable",).
+
+    ``sa`` / ``sb`` are the (batch, row, column) element strides of A (M x K) and B (K x N)."""
+    dt, ot = np.dtype(dtype), np.dtype(out_dtype)
+    f16, f32 = np.dtype(np.float16), np.dtype(np.float32)
+    if K == 0:
+        return ("portable",)
+    if coop and (dt == f16 or (dt == f32 and reduced_precision(precision))) and ot in (f16, f32):
+        la, lb = operand_layout(M, K, sa[1], sa[2], sa[0], batch), operand_layout(K, N, sb[1], sb[2], sb[0], batch)
+        if la and lb:
+            return ("coop", la, lb)
+    if dt.name in ("float32", "float16", "bfloat16") and ot in (dt, f32) and min(M, N) >= 32:
+        la = operand_layout(M, K, sa[1], sa[2], sa[0], batch, vec=4)
+        lb = operand_layout(K, N, sb[1], sb[2], sb[0], batch, vec=4)
+        if la and lb:
+            return ("simt", la, lb)
+    return ("portable",)
+
+
+def simt_matmul(rt, a, b, out, batch, M, N, K, sa, sb, la, lb) -> None:
+    """matmul_simt.comp: float32 arithmetic, 128 x 128 tiles, 4-vector loads."""
+    from grilly.core.backend.vulkan.kernels.common import code, pack
+
+    name = f"matmul_simt_{code('dot_general', a.dtype)}_{code('dot_general', out.dtype)}_{la}{lb}"
+    for z0 in range(0, batch, MAX_Z):
+        pc = pack("QQQIIIIiiiiii", a.addr, b.addr, out.addr, M, N, K, z0, *sa, *sb)
+        rt.dispatch(name, (), (-(-N // 128), -(-M // 128), min(MAX_Z, batch - z0)), pc, (a, b), (out,))
+
+
 def make_dot_general(portable):
-    """The dot_general dispatcher: cooperative matrices when possible, else ``portable`` (linalg.py's)."""
+    """The dot_general dispatcher: cooperative matrices or the fast SIMT GEMM where they apply, else
+    ``portable`` (linalg.py's)."""
     from grilly.core.backend.vulkan.kernels.linalg import _layout
 
     def impl(rt, bufs, out_avals, *, dimension_numbers, precision=None, preferred_element_type=None):
         x, y = bufs
         av = out_avals[0]
-        f16, f32 = np.dtype(np.float16), np.dtype(np.float32)
-        dt = np.dtype(x.dtype)
-        want = dt == f16 or (dt == f32 and reduced_precision(precision))
-        coop = want and np.dtype(y.dtype) == dt and np.dtype(av.dtype) in (f16, f32) and coop_available(rt)
         (lc, rc), (lb, rb) = dimension_numbers
-        if not coop and not _large(x, y, dimension_numbers):
-            return portable(rt, bufs, out_avals, dimension_numbers=dimension_numbers, precision=precision,
-                            preferred_element_type=preferred_element_type)
         lf = [i for i in range(len(x.shape)) if i not in lc and i not in lb]
         rf = [i for i in range(len(y.shape)) if i not in rc and i not in rb]
         batch = math.prod(x.shape[i] for i in lb)
         M = math.prod(x.shape[i] for i in lf)
         K = math.prod(x.shape[i] for i in lc)
         N = math.prod(y.shape[i] for i in rf)
+        coop = coop_available(rt)
+        dense = [list(lb), lf, list(lc)], [list(rb), list(rc), rf]
+        sa = _group_strides(x.shape, dense[0])
+        sb = _group_strides(y.shape, dense[1])
+        how = ("portable",) if None in sa + sb or np.dtype(x.dtype) != np.dtype(y.dtype) else plan(
+            x.dtype, av.dtype, batch, M, N, K, sa, sb, coop, precision)
+        if how[0] == "portable" or not batch * M * N:
+            return portable(rt, bufs, out_avals, dimension_numbers=dimension_numbers, precision=precision,
+                            preferred_element_type=preferred_element_type)
         out = rt.empty(av)
-        if not batch * M * N:
-            return [out]
-        if not coop:  # large problems: the portable kernel with 128 x 128 tiles, 8 x 8 outputs per invocation
-            xb, sa = _layout(rt, x, [list(lb), lf, list(lc)])
-            yb, sb = _layout(rt, y, [list(rb), list(rc), rf])
-            portable_matmul(rt, xb, yb, out, batch, M, N, K, sa, sb, TILE_HUGE)
-            return [out]
-        if dt == f32:
+        if how[0] == "coop" and np.dtype(x.dtype) == np.float32:
             x, y = _to_f16(rt, x), _to_f16(rt, y)
-        xb, (sab, sam, sak) = _layout(rt, x, [list(lb), lf, list(lc)])
-        yb, (sbb, sbk, sbn) = _layout(rt, y, [list(rb), list(rc), rf])
-        la = operand_layout(M, K, sam, sak, sab, batch)
-        lb_ = operand_layout(K, N, sbk, sbn, sbb, batch)
-        if K == 0 or la is None or lb_ is None or xb.addr % 16 or yb.addr % 16:
-            from grilly.core.backend.vulkan.kernels.linalg import matmul
-
-            matmul(rt, xb, yb, out, batch, M, N, K, (sab, sam, sak), (sbb, sbk, sbn))
-            return [out]
-        coop_matmul(rt, xb, yb, out, batch, M, N, K, (sab, sam, sak), (sbb, sbk, sbn), la, lb_)
+        xb, sa = _layout(rt, x, dense[0])
+        yb, sb = _layout(rt, y, dense[1])
+        if xb.addr % 16 or yb.addr % 16:
+            return portable(rt, bufs, out_avals, dimension_numbers=dimension_numbers, precision=precision,
+                            preferred_element_type=preferred_element_type)
+        kernel = coop_matmul if how[0] == "coop" else simt_matmul
+        kernel(rt, xb, yb, out, batch, M, N, K, tuple(sa), tuple(sb), how[1], how[2])
         return [out]
 
     return impl
+
+
+def _group_strides(shape, groups):
+    """The element stride of each group of dims of a contiguous array (None where a group does not merge)."""
+    from grilly.core.backend.vulkan.kernels.linalg import _group_stride
+    from grilly.core.backend.vulkan.kernels.structural import contiguous_strides
+
+    st = contiguous_strides(shape)
+    return tuple(_group_stride(shape, st, g) for g in groups)
 
 
 def register_matmul_fast() -> None:

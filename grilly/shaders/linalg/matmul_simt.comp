@@ -1,0 +1,85 @@
+#version 460
+// Batched C[b, m, n] = sum_k A[b, m, k] * B[b, k, n] in float32 arithmetic (no tensor cores): the portable fast
+// GEMM. 256 invocations compute a 128 x 128 tile, each an 8 x 8 block (two 4-row by two 4-column groups, so
+// shared-memory reads are vec4 and conflict-free); K advances by 8 through double-buffered shared memory, with
+// the next tile's global loads (4 elements each) in flight during the multiply. Tile sizes are compile-time
+// constants so every register array stays in registers. Defines: A_* operand dtype (A_VT: its 4-vector type,
+// A_V2F(v): to vec4), O_* result dtype, A_COLMAJOR / B_COLMAJOR (0: k of A / n of B contiguous; 1: m of A / k of
+// B contiguous). The host guarantees that the contiguous extent and every other stride are multiples of 4.
+#extension GL_EXT_control_flow_attributes : enable
+#define WG 1
+#include "../include/common.glsl"
+layout(local_size_x = 256) in;
+const uint BM = 128u, BN = 128u, BK = 8u;
+layout(buffer_reference, scalar) readonly buffer InV { A_VT d[]; };
+layout(buffer_reference, scalar) writeonly buffer OutBuf { O_ST d[]; };
+layout(push_constant, scalar) uniform PC {
+    InV a; InV b; OutBuf c; uint M; uint N; uint K; uint b0;
+    int sab; int sam; int sak; int sbb; int sbk; int sbn;
+} pc;
+shared vec4 As[2][BK][BM / 4u];  // k-major: As[k][m / 4][m % 4]
+shared vec4 Bs[2][BK][BN / 4u];  // k-major: Bs[k][n / 4][n % 4]
+
+void main() {
+    uint t = gl_LocalInvocationID.x, tx = t % 16u, ty = t / 16u;
+    uint m0 = gl_WorkGroupID.y * BM, n0 = gl_WorkGroupID.x * BN, bz = gl_WorkGroupID.z + pc.b0;
+    int abase = int(bz) * pc.sab, bbase = int(bz) * pc.sbb;
+    // This invocation's share of each tile load: one 4-vector of A and one of B.
+#if A_COLMAJOR
+    uint ao = t / 32u, ai = (t % 32u) * 4u;  // k, m
+#else
+    uint ao = t / 2u, ai = (t % 2u) * 4u;    // m, k
+#endif
+#if B_COLMAJOR
+    uint bo = t / 2u, bi = (t % 2u) * 4u;    // n, k
+#else
+    uint bo = t / 32u, bi = (t % 32u) * 4u;  // k, n
+#endif
+    vec4 ra, rb;
+#define FETCH(K0) {                                                                                  \
+        uint mm = A_COLMAJOR != 0 ? m0 + ai : m0 + ao, ka = A_COLMAJOR != 0 ? (K0) + ao : (K0) + ai; \
+        ra = (mm < pc.M && ka < pc.K) ? A_V2F(pc.a.d[(abase + int(mm) * pc.sam + int(ka) * pc.sak) / 4]) : vec4(0); \
+        uint nn = B_COLMAJOR != 0 ? n0 + bo : n0 + bi, kb = B_COLMAJOR != 0 ? (K0) + bi : (K0) + bo; \
+        rb = (nn < pc.N && kb < pc.K) ? A_V2F(pc.b.d[(bbase + int(kb) * pc.sbk + int(nn) * pc.sbn) / 4]) : vec4(0); }
+#if A_COLMAJOR
+#define STORE_A(BUF) As[BUF][ao][ai / 4u] = ra;
+#else
+#define STORE_A(BUF) [[unroll]] for (uint c = 0u; c < 4u; ++c) As[BUF][ai + c][ao / 4u][ao % 4u] = ra[c];
+#endif
+#if B_COLMAJOR
+#define STORE_B(BUF) [[unroll]] for (uint c = 0u; c < 4u; ++c) Bs[BUF][bi + c][bo / 4u][bo % 4u] = rb[c];
+#else
+#define STORE_B(BUF) Bs[BUF][bo][bi / 4u] = rb;
+#endif
+    vec4 acc[8][2];
+    [[unroll]] for (uint i = 0u; i < 8u; ++i) { acc[i][0] = vec4(0); acc[i][1] = vec4(0); }
+    FETCH(0u)
+    STORE_A(0) STORE_B(0)
+    barrier();
+    uint cur = 0u;
+    for (uint k0 = 0u; k0 < pc.K; k0 += BK) {
+        bool more = k0 + BK < pc.K;
+        if (more) FETCH(k0 + BK)
+        [[unroll]] for (uint k = 0u; k < BK; ++k) {
+            vec4 a0 = As[cur][k][ty], a1 = As[cur][k][ty + 16u];
+            vec4 b0 = Bs[cur][k][tx], b1 = Bs[cur][k][tx + 16u];
+            float ar[8] = float[8](a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w);
+            [[unroll]] for (uint i = 0u; i < 8u; ++i) {
+                acc[i][0] += ar[i] * b0;
+                acc[i][1] += ar[i] * b1;
+            }
+        }
+        if (more) { STORE_A(cur ^ 1u) STORE_B(cur ^ 1u) }
+        barrier();
+        cur ^= 1u;
+    }
+    [[unroll]] for (uint i = 0u; i < 8u; ++i) {
+        uint m = m0 + (i < 4u ? ty * 4u + i : 64u + ty * 4u + i - 4u);
+        if (m >= pc.M) continue;
+        [[unroll]] for (uint j = 0u; j < 2u; ++j)
+            [[unroll]] for (uint c = 0u; c < 4u; ++c) {
+                uint n = n0 + j * 64u + tx * 4u + c;
+                if (n < pc.N) pc.c.d[(bz * pc.M + m) * pc.N + n] = O_STORE(O_CT(acc[i][j][c]));
+            }
+    }
+}
