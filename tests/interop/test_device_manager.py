@@ -58,3 +58,21 @@ def test_get_vulkan_backend():
     else:
         with pytest.raises(BackendError):
             utils.get_vulkan_backend()
+
+
+def test_readme_utils_section():
+    """The seed README's grilly.utils example as written."""
+    batch_size, features, hidden_dim = 4, 3, 5
+    device = utils.get_device_manager()
+    if grilly.VULKAN_AVAILABLE:  # without a Vulkan device this raises BackendError (tested above)
+        backend = utils.get_vulkan_backend()
+        assert backend.name == "vulkan"
+    numpy_array = np.arange(6, dtype=np.float32).reshape(2, 3)
+    vulkan_tensor = utils.to_vulkan(numpy_array)
+    numpy_array = utils.from_vulkan(vulkan_tensor)
+    tensor = utils.tensor([1, 2, 3])
+    zeros = utils.zeros((batch_size, features))
+    randn = utils.randn((hidden_dim,))
+    assert device.backend == vulkan_tensor.backend
+    assert numpy_array.tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert tensor.tolist() == [1, 2, 3] and zeros.shape == (4, 3) and randn.shape == (5,)
