@@ -23,20 +23,33 @@ from grilly.functional.normalization import dropout
 from grilly.lax.attention import flash_attention as lax_flash_attention
 
 
-def attention_scores(query, key, scale: float | None = None):
+def _scores(q, k, scale):
+    """(..., seq_q, d) x (..., seq_k, d) -> (..., seq_q, seq_k), scaled."""
+    if q.shape[-1] != k.shape[-1]:
+        raise ShapeError(f"attention: query {q.shape} and key {k.shape} differ in head_dim")
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    return gnp.matmul(q * scale, gnp.swapaxes(k, -1, -2))
+
+
+def attention_scores(query, key, scale: float | None = None, num_heads: int | None = None):
     """Scaled similarity ``query @ key^T * scale`` (default ``1 / sqrt(head_dim)``), before the softmax.
 
-    Shapes: query (..., seq_q, d), key (..., seq_k, d) -> (..., seq_q, seq_k).
+    Layouts, as grilly's classic kernel and ``flash_attention2``: (batch, seq, heads, head_dim) inputs (rank 4
+    or more) give (batch, heads, seq_q, seq_k); (batch, seq, heads * head_dim) with ``num_heads`` is split into
+    heads first; inputs of rank 2 or 3 without ``num_heads`` are one head, (..., seq, dim) -> (..., seq_q, seq_k).
 
     >>> import grilly.functional as F, numpy as np
     >>> F.attention_scores(np.ones((1, 4)), np.ones((2, 4))).tolist()
     [[2.0, 2.0]]
+    >>> F.attention_scores(np.ones((2, 5, 3, 8)), np.ones((2, 7, 3, 8))).shape
+    (2, 3, 5, 7)
     """
     q, k = as_float(query), as_float(key)
-    if q.shape[-1] != k.shape[-1]:
-        raise ShapeError(f"attention_scores: query {q.shape} and key {k.shape} differ in head_dim")
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    return gnp.matmul(q * scale, gnp.swapaxes(k, -1, -2))
+    if num_heads is not None:
+        q, k = _heads_last(q, num_heads), _heads_last(k, num_heads)
+    if q.ndim >= 4 or num_heads is not None:
+        q, k = gnp.swapaxes(q, -3, -2), gnp.swapaxes(k, -3, -2)
+    return _scores(q, k, scale)
 
 
 def _causal_mask(seq_q: int, seq_k: int):
@@ -73,7 +86,7 @@ def scaled_dot_product_attention(query, key, value, mask=None, causal: bool = Fa
     >>> F.scaled_dot_product_attention(np.zeros((1, 2)), np.zeros((2, 2)), v).tolist()
     [[2.0]]
     """
-    scores = _apply_mask(attention_scores(query, key, scale), mask, causal)
+    scores = _apply_mask(_scores(as_float(query), as_float(key), scale), mask, causal)
     weights = softmax(scores, axis=-1)
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, dropout_key)

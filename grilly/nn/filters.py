@@ -28,7 +28,9 @@ def is_inexact_array(x) -> bool:
 
 def _mask(filter_spec, t):
     """One bool per leaf of ``t``: a callable filter is applied per leaf, a bool pytree (prefix) is used as is."""
-    if callable(filter_spec):
+    from grilly.nn.module import Module
+
+    if callable(filter_spec) and not isinstance(filter_spec, Module):  # a Module of bools is a mask
         return tree.map(lambda x: bool(filter_spec(x)), t)
     return tree.map(lambda keep, sub: tree.map(lambda _: bool(keep), sub), filter_spec, t,
                     is_leaf=lambda x: isinstance(x, bool))

@@ -59,7 +59,7 @@ class Module:
     """Base class of all layers: subclasses become dataclasses registered as pytrees.
 
     Write ``__init__`` freely (assign ``self.x = ...`` inside it); afterwards the instance is frozen. Use
-    ``dataclasses.replace``, ``tree.map`` or ``nn.tree_at`` to make modified copies.
+    ``module.replace(field=value)``, ``tree.map`` or ``nn.tree_at`` to make modified copies.
     """
 
     _custom_init = False
@@ -79,7 +79,7 @@ class Module:
         if id(self) not in _initializing:
             raise dataclasses.FrozenInstanceError(
                 f"cannot assign to field {name!r}: {type(self).__name__} is immutable; make a modified copy "
-                f"with dataclasses.replace(module, {name}=...) or nn.tree_at")
+                f"with module.replace({name}=...) or nn.tree_at")
         object.__setattr__(self, name, value)
 
     def __repr__(self) -> str:
@@ -88,6 +88,21 @@ class Module:
             v = getattr(self, name, None)
             parts.append(f"{name}={_short(v)}")
         return f"{type(self).__name__}({', '.join(parts)})"
+
+    def replace(self, **changes):
+        """A copy with some fields changed (``__init__`` is not re-run).
+
+        >>> import grilly.nn as nn
+        >>> nn.Dropout(0.5).replace(p=0.1).p
+        0.1
+        """
+        unknown = set(changes) - set(self._dynamic_fields) - set(self._static_fields)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no fields {sorted(unknown)}")
+        new = object.__new__(type(self))
+        for name in self._dynamic_fields + self._static_fields:
+            object.__setattr__(new, name, changes.get(name, getattr(self, name)))
+        return new
 
     # ---- conveniences over the pytree view -----------------------------------------------------------------
 
