@@ -167,3 +167,20 @@ def test_if_neuron_and_errors():
         snn.lif_scan(X, surrogate=snn.surrogate.custom(lambda u: u * 0 + 1.0), fused=True)
     with pytest.raises(grilly.TransformError, match="second-order"):
         grilly.grad(lambda x: gnp.sum(grilly.grad(lambda y: gnp.sum(snn.lif_scan(y)[1] ** 2))(x)))(X)
+
+
+def test_norse_lifbox_parameterisation(rng):
+    # Norse LIFBox: v' = v + dt·tau_mem_inv·((v_leak − v) + x), fire at v' > θ, reset to v_reset (v_leak = 0)
+    dt, tau_mem_inv = 1e-3, 100.0
+    x = rng.uniform(0.0, 3.0, (20, 9)).astype(np.float32)
+    s, v = snn.lif_scan(x, dt=dt, tau=1.0 / tau_mem_inv, fire_at_equal=False)
+    f = np.float32
+    vv, S, V = np.zeros(9, f), [], []
+    for xt in x:
+        vp = vv + f(dt * tau_mem_inv) * ((f(0) - vv) + xt)
+        z = vp > 1
+        vv = np.where(z, f(0), vp)
+        S.append(z.astype(f))
+        V.append(vv)
+    np.testing.assert_array_equal(np.asarray(s), np.array(S))
+    np.testing.assert_allclose(np.asarray(v), np.array(V), atol=1e-6)
