@@ -149,6 +149,40 @@ def check(big: bool = True) -> bool:
     return ok
 
 
+# ---- tile-shape sweep of the cooperative-matrix GEMM (to pick tile_config) ---------------------------------
+
+COOP_CONFIGS = [  # (workgroup size, BM, BN, BK, WM, WN, NBUF) for a subgroup of 32
+    (256, 128, 128, 32, 2, 4, 1), (256, 128, 128, 32, 2, 4, 2), (128, 128, 128, 32, 2, 2, 2),
+    (128, 128, 128, 32, 2, 2, 1), (256, 256, 128, 32, 4, 2, 1), (256, 128, 256, 32, 2, 4, 1),
+    (512, 256, 128, 32, 4, 4, 1), (256, 128, 128, 64, 2, 4, 1), (128, 64, 64, 32, 2, 2, 2),
+]
+
+
+def sweep(timer):
+    from grilly.core.aval import ShapedArray
+    from grilly.core.backend.vulkan.kernels.matmul_fast import coop_available, coop_matmul
+
+    rt = timer.rt
+    if not coop_available(rt):
+        print("no cooperative matrices: nothing to sweep")
+        return
+    for n in (4096, 8192):
+        a = rt.upload(np.random.default_rng(0).standard_normal((n, n)).astype(np.float16))
+        b = rt.upload(np.random.default_rng(1).standard_normal((n, n)).astype(np.float16))
+        for spec in COOP_CONFIGS:
+            out = rt.empty(ShapedArray((n, n), np.float16))
+
+            def go(spec=spec, out=out):
+                coop_matmul(rt, a, b, out, 1, n, n, n, (0, n, 1), (0, n, 1), "r", "r", spec)
+                return out
+
+            try:
+                ms = timer.ms(go, 3, samples=3)
+                print(f"  coop sweep {n}^3 {spec}: {ms:.3f} ms {2 * n**3 / ms / 1e9:.1f} TFLOP/s", flush=True)
+            except Exception as e:  # a config the device rejects (shared memory) is reported, not fatal
+                print(f"  coop sweep {n}^3 {spec}: failed ({type(e).__name__}: {str(e)[:100]})", flush=True)
+
+
 # ---- the suite -------------------------------------------------------------------------------------------------
 
 def gemm(timer, quick, only):
@@ -259,7 +293,8 @@ def main() -> int:
     ap.add_argument("--check", action="store_true", help="compare the fast paths with torch first")
     ap.add_argument("--quick", action="store_true", help="fewer sizes")
     ap.add_argument("--only", default="", help="run only rows whose name contains this")
-    ap.add_argument("--no-suite", action="store_true", help="only the check")
+    ap.add_argument("--no-suite", action="store_true", help="only the check (and the sweep)")
+    ap.add_argument("--sweep", action="store_true", help="time tile shapes of the cooperative-matrix GEMM")
     args = ap.parse_args()
     os.environ.setdefault("GRILLY_BACKEND", "vulkan")
     import grilly
@@ -280,9 +315,11 @@ def main() -> int:
     print(f"grilly on {rt.info.name}; torch {torch.__version__} on {torch.cuda.get_device_name()}", flush=True)
     if args.check and not check():
         print("fast-path check failed")
+    timer = VkTimer()
+    if args.sweep:
+        sweep(timer)
     if args.no_suite:
         return 0
-    timer = VkTimer()
     gemm(timer, args.quick, args.only)
     attention(timer, args.quick, args.only)
     rows_and_elementwise(timer, args.only)

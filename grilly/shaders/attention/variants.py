@@ -1,8 +1,12 @@
 """Variants of the attention family (read by scripts/compile_shaders.py): flash attention forward and backward,
-fused row softmax and layer_norm, per floating dtype."""
+fused row softmax and layer_norm, per floating dtype; the cooperative-matrix flash forward for float16 at head
+dims 64 and 128."""
 
 KERNELS = ("flash_fwd", "flash_bwd_dq", "flash_bwd_dkdv", "flash_bwd_delta", "softmax", "layer_norm")
 
 
 def variants(h):
-    return [(f"{k}_{c}", f"attention/{k}.comp", h.dtype_defines("A", c)) for c in h.FLOATS for k in KERNELS]
+    out = [(f"{k}_{c}", f"attention/{k}.comp", h.dtype_defines("A", c)) for c in h.FLOATS for k in KERNELS]
+    for hd, bc in ((64, 64), (128, 32)):
+        out.append((f"flash_fwd_coop_f16_d{hd}", "attention/flash_fwd_coop.comp", {"HD": f"{hd}u", "BC": f"{bc}u"}))
+    return out

@@ -6,7 +6,8 @@
 // flight while the current one is multiplied. Defines: O_* result dtype; A_COLMAJOR / B_COLMAJOR say which
 // dimension of A / B is contiguous (0: k of A, n of B; 1: m of A, k of B). The host guarantees that the
 // contiguous extent and every other stride are multiples of 8 (whole 16-byte vectors). Spec constants: 0
-// workgroup size (WM * WN * subgroup size), 1 BM, 2 BN, 3 BK, 4 WM, 5 WN.
+// workgroup size (WM * WN * subgroup size), 1 BM, 2 BN, 3 BK, 4 WM, 5 WN, 6 NBUF (1: one shared tile, loaded
+// between two barriers; 2: double-buffered, one barrier per step).
 #extension GL_KHR_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -19,6 +20,7 @@ layout(constant_id = 2) const uint BN = 128;
 layout(constant_id = 3) const uint BK = 32;
 layout(constant_id = 4) const uint WM = 2;
 layout(constant_id = 5) const uint WN = 4;
+layout(constant_id = 6) const uint NBUF = 1;
 const uint T = 16u;
 const uint TM = BM / (WM * T);
 const uint TN = BN / (WN * T);
@@ -41,8 +43,8 @@ const uint BO = BK, BI = BN;  // rows k, contiguous n
 #endif
 const uint SA = (AI + 8u) / 8u, SB = (BI + 8u) / 8u;  // row strides in vectors
 const uint AV = AO * (AI / 8u), BV = BO * (BI / 8u);  // vectors per tile
-shared uvec4 As[AO * SA];
-shared uvec4 Bs[BO * SB];
+shared uvec4 As[NBUF * AO * SA];
+shared uvec4 Bs[NBUF * BO * SB];
 shared float Cs[WM * WN * T * T];
 
 const uint NT = WM * WN * 32u;  // upper bound of the workgroup size, for register arrays
@@ -79,40 +81,57 @@ void main() {
         rb[r] = x;                                                                                      \
     }
 
+#define STORE_TILES(BUF)                                                                                \
+    for (uint r = 0u; r < RA; ++r) {                                                                    \
+        uint v = tid + r * nthreads;                                                                    \
+        if (v < AV) As[(BUF) * AO * SA + (v / (AI / 8u)) * SA + v % (AI / 8u)] = ra[r];                 \
+    }                                                                                                   \
+    for (uint r = 0u; r < RB; ++r) {                                                                    \
+        uint v = tid + r * nthreads;                                                                    \
+        if (v < BV) Bs[(BUF) * BO * SB + (v / (BI / 8u)) * SB + v % (BI / 8u)] = rb[r];                 \
+    }
+
     FETCH(0u)
+    if (NBUF == 2u) {
+        STORE_TILES(0u)
+        barrier();
+    }
+    uint cur = 0u;
     for (uint k0 = 0u; k0 < pc.K; k0 += BK) {
-        barrier();
-        for (uint r = 0u; r < RA; ++r) {
-            uint v = tid + r * nthreads;
-            if (v < AV) As[(v / (AI / 8u)) * SA + v % (AI / 8u)] = ra[r];
+        bool more = k0 + BK < pc.K;
+        if (NBUF == 1u) {
+            barrier();
+            STORE_TILES(0u)
+            barrier();
         }
-        for (uint r = 0u; r < RB; ++r) {
-            uint v = tid + r * nthreads;
-            if (v < BV) Bs[(v / (BI / 8u)) * SB + v % (BI / 8u)] = rb[r];
-        }
-        barrier();
-        if (k0 + BK < pc.K) { FETCH(k0 + BK) }
+        if (more) { FETCH(k0 + BK) }
+        uint abuf = cur * AO * SA, bbuf = cur * BO * SB;
         [[unroll]] for (uint kk = 0u; kk < BK; kk += T) {
             coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseA> fa[TM];
             coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseB> fb[TN];
             [[unroll]] for (uint i = 0u; i < TM; ++i) {
                 uint mt = (wm * TM + i) * T;
 #if A_COLMAJOR
-                coopMatLoad(fa[i], As, kk * SA + mt / 8u, SA, gl_CooperativeMatrixLayoutColumnMajor);
+                coopMatLoad(fa[i], As, abuf + kk * SA + mt / 8u, SA, gl_CooperativeMatrixLayoutColumnMajor);
 #else
-                coopMatLoad(fa[i], As, mt * SA + kk / 8u, SA, gl_CooperativeMatrixLayoutRowMajor);
+                coopMatLoad(fa[i], As, abuf + mt * SA + kk / 8u, SA, gl_CooperativeMatrixLayoutRowMajor);
 #endif
             }
             [[unroll]] for (uint j = 0u; j < TN; ++j) {
                 uint nt = (wn * TN + j) * T;
 #if B_COLMAJOR
-                coopMatLoad(fb[j], Bs, nt * SB + kk / 8u, SB, gl_CooperativeMatrixLayoutColumnMajor);
+                coopMatLoad(fb[j], Bs, bbuf + nt * SB + kk / 8u, SB, gl_CooperativeMatrixLayoutColumnMajor);
 #else
-                coopMatLoad(fb[j], Bs, kk * SB + nt / 8u, SB, gl_CooperativeMatrixLayoutRowMajor);
+                coopMatLoad(fb[j], Bs, bbuf + kk * SB + nt / 8u, SB, gl_CooperativeMatrixLayoutRowMajor);
 #endif
             }
             [[unroll]] for (uint i = 0u; i < TM; ++i)
                 [[unroll]] for (uint j = 0u; j < TN; ++j) acc[i * TN + j] = coopMatMulAdd(fa[i], fb[j], acc[i * TN + j]);
+        }
+        if (NBUF == 2u) {
+            if (more) { STORE_TILES(cur ^ 1u) }
+            barrier();
+            cur ^= 1u;
         }
     }
     // Epilogue: each subgroup stages one 16 x 16 tile at a time in shared memory and writes it with bounds checks.

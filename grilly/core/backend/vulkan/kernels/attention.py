@@ -2,7 +2,8 @@
 
 The attention kernels are portable (plain fp32 arithmetic, 4 invocations per row, K/V tiles in shared memory):
 they run on every device, lavapipe included. Tile sizes are specialization constants picked from the head
-dimension and the device's shared-memory limit.
+dimension and the device's shared-memory limit. On devices with cooperative matrices, the float16 forward at
+head dims 64 and 128 runs flash_fwd_coop.comp instead (tensor cores for Q K^T and P V).
 """
 
 from __future__ import annotations
@@ -62,8 +63,19 @@ def _flash_fwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     pc = pack("QQQQQQIIIIIIfIII", q.addr, k.addr, v.addr, o.addr, lse.addr, m.addr, B, H, Sq, Sk, D,
               int(causal), scale, smb, smh, hm)
     reads = (q, k, v) + ((mask,) if mask is not None else ())
+    if use_coop_forward(rt, c, D):  # tensor cores: 64 queries per workgroup of 4 subgroups
+        rt.dispatch(f"flash_fwd_coop_f16_d{D}", (), (-(-Sq // 64), B * H, 1), pc, reads, (o, lse))
+        return [o, lse]
     rt.dispatch(f"flash_fwd_{c}", _spec(dp4, bc), (-(-Sq // ROWS), B * H, 1), pc, reads, (o, lse))
     return [o, lse]
+
+
+def use_coop_forward(rt, dtype_code: str, D: int) -> bool:
+    """The cooperative-matrix forward: float16, head dim 64 or 128, a device with cooperative matrices and
+    32-wide subgroups; everything else runs the portable kernel."""
+    from grilly.core.backend.vulkan.kernels.matmul_fast import coop_available
+
+    return dtype_code == "f16" and D in (64, 128) and coop_available(rt) and rt.subgroup_size == 32
 
 
 def _flash_bwd(rt, bufs, out_avals, *, causal, scale, has_mask):

@@ -48,18 +48,18 @@ def operand_layout(rows: int, cols: int, s_row: int, s_col: int, s_batch: int, b
 
 
 def tile_config(batch: int, M: int, N: int, subgroup: int) -> tuple:
-    """Specialization constants (workgroup size, BM, BN, BK, WM, WN): 128 x 128 tiles when there are enough of
-    them to fill a large GPU, 64 x 64 otherwise."""
+    """Specialization constants (workgroup size, BM, BN, BK, WM, WN, NBUF) of matmul_coopmat.comp: 128 x 128
+    tiles when there are enough of them to fill a large GPU, 64 x 64 otherwise."""
     if batch * math.ceil(M / 128) * math.ceil(N / 128) >= 264:
         wm, wn = (2, 4) if subgroup == 32 else (2, 2)
-        return (wm * wn * subgroup, 128, 128, 32, wm, wn)
-    return (4 * subgroup, 64, 64, 32, 2, 2)
+        return (wm * wn * subgroup, 128, 128, 32, wm, wn, 1)
+    return (4 * subgroup, 64, 64, 32, 2, 2, 1)
 
 
-def coop_matmul(rt, a, b, out, batch: int, M: int, N: int, K: int, sa, sb, la: str, lb: str) -> None:
+def coop_matmul(rt, a, b, out, batch: int, M: int, N: int, K: int, sa, sb, la: str, lb: str, spec=None) -> None:
     """out[z, m, n] = sum_k a[...] b[...] on cooperative matrices (float16 operands, float32 accumulation)."""
     co = {np.dtype(np.float16): "f16", np.dtype(np.float32): "f32"}[np.dtype(out.dtype)]
-    spec = tile_config(batch, M, N, rt.subgroup_size)
+    spec = spec or tile_config(batch, M, N, rt.subgroup_size)
     BM, BN = spec[1], spec[2]
     name = f"matmul_coopmat_f16_{co}_{la}{lb}"
     for z0 in range(0, batch, MAX_Z):
