@@ -128,7 +128,11 @@ def test_converges_on_rosenbrock(name, opt, x0, steps):
     np.testing.assert_allclose(_minimize(opt, rosenbrock, x0, steps), [1.0, 1.0], atol=0.03, err_msg=name)
 
 
-@pytest.mark.parametrize("name,opt", [("adagrad", optim.adagrad(0.1)), ("rmsprop", optim.rmsprop(0.01))])
+VALLEY = [("adagrad", optim.adagrad(0.1)), ("rmsprop", optim.rmsprop(0.01)), ("nlms", optim.nlms(0.03, eps=0.1)),
+          ("natural", optim.natural_gradient(0.01, damping=0.1))]
+
+
+@pytest.mark.parametrize("name,opt", VALLEY, ids=[v[0] for v in VALLEY])
 def test_descends_rosenbrock_valley(name, opt):
     # without momentum these follow the curved valley slowly: 300 steps bring f from 1 to below 0.1
     x = _minimize(opt, rosenbrock, [0.0, 0.0], 300)
