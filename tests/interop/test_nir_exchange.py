@@ -171,3 +171,52 @@ def test_grilly_model_runs_identically_in_spikingjelly(rng):
     ys, _ = ours(xs)
     theirs = _run_torch_stateful(import_from_nir(gnir.to_nir(ours, (5,))), xs)
     np.testing.assert_array_equal(theirs, np.asarray(ys))
+
+
+# ---- grilly.snn modules ----------------------------------------------------------------------------------------
+
+
+def _snn_model():
+    nn = pytest.importorskip("grilly.nn")
+    snn = pytest.importorskip("grilly.snn")
+    import grilly.random as gr
+
+    k = gr.split(gr.PRNGKey(3), 4)
+    return nn.Sequential(snn.SpikingLinear(5, 8, key=k[0], tau=2.0, v_th=0.5),
+                         snn.RecurrentLIF(8, 6, key=k[1], tau=4.0, v_th=0.5),
+                         snn.SpikingLinear(6, 3, key=k[2], tau=2.0, v_th=0.3, decay_input=False),
+                         snn.SpikingLinear(3, 2, key=k[3], neuron=snn.IF(v_th=0.2)))
+
+
+def test_grilly_snn_model_round_trips(rng, tmp_path):
+    model = _snn_model()
+    xs = _xs(rng, 5) * 2
+    want = np.asarray(model(gnp.asarray(xs)))
+    graph = gnir.to_nir(model, (5,), save_path=tmp_path / "snn.nir")
+    assert ("1_rec", "1_lif") in graph.edges and isinstance(graph.nodes["1_lif"], nir.LIF)
+    assert isinstance(graph.nodes["3_lif"], nir.IF)
+    ys, _ = gnir.from_nir(tmp_path / "snn.nir", fire_at_equal=True)(xs)  # grilly.snn fires at >=
+    np.testing.assert_array_equal(np.asarray(ys), want)
+    assert want.sum() > 0
+
+
+def test_grilly_snn_model_runs_identically_in_spikingjelly(rng):
+    pytest.importorskip("torch")
+    pytest.importorskip("nirtorch")
+    sj_nir = pytest.importorskip("spikingjelly.activation_based.nir_exchange")
+    snn = pytest.importorskip("grilly.snn")
+    nn = pytest.importorskip("grilly.nn")
+    import grilly.random as gr
+
+    model = nn.Sequential(snn.SpikingLinear(5, 8, key=gr.PRNGKey(0), tau=2.0, v_th=0.5),
+                          snn.SpikingLinear(8, 3, key=gr.PRNGKey(1), tau=2.0, v_th=0.3))
+    xs = _xs(rng, 5) * 2
+    want = np.asarray(model(gnp.asarray(xs)))
+    theirs = _run_torch_stateful(sj_nir.import_from_nir(gnir.to_nir(model, (5,))), xs)
+    np.testing.assert_array_equal(theirs, want)
+
+
+def test_soft_reset_is_not_exportable():
+    snn = pytest.importorskip("grilly.snn")
+    with pytest.raises(NotImplementedError, match="soft"):
+        gnir.to_nir([snn.LIF(v_reset=None)], (3,))
