@@ -220,3 +220,17 @@ def test_soft_reset_is_not_exportable():
     snn = pytest.importorskip("grilly.snn")
     with pytest.raises(NotImplementedError, match="soft"):
         gnir.to_nir([snn.LIF(v_reset=None)], (3,))
+
+
+def test_grilly_snn_conv_round_trips(rng):
+    snn = pytest.importorskip("grilly.snn")
+    import grilly.random as gr
+
+    layer = snn.SpikingConv2d(2, 3, 3, key=gr.PRNGKey(0), v_th=0.3)
+    xs = rng.uniform(0, 1, size=(5, B, 2, 6, 6)).astype(np.float32)
+    graph = gnir.to_nir([layer], (2, 6, 6))
+    assert isinstance(graph.nodes["0_syn"], nir.Conv2d) and graph.nodes["0_lif"].tau.shape == (3, 6, 6)
+    ys, _ = gnir.from_nir(graph, fire_at_equal=True)(xs)
+    want = np.asarray(layer(gnp.asarray(xs)))
+    np.testing.assert_array_equal(np.asarray(ys), want)
+    assert want.sum() > 0
