@@ -21,6 +21,7 @@ from grilly.memory.cells import (
     time_cells,
 )
 from grilly.memory.distances import (
+    grouped_top_k,
     knn,
     l2_normalize,
     pairwise_cosine,
@@ -38,7 +39,8 @@ from grilly.memory.kv import KeyValueMemory, aggregate_context, attention_scores
 __all__ = [
     "EpisodicMemory", "GridCells", "IndexFlat", "IndexFlatIP", "IndexFlatL2", "KeyValueMemory", "PlaceCells",
     "TimeCells", "aggregate_context", "associative_recall", "attention_scores", "encode_episode", "grid_cells",
-    "grid_wave_vectors", "hopfield_energy", "hopfield_update", "knn", "kv_read", "kv_write", "l2_normalize",
-    "pairwise_cosine", "pairwise_distances", "pairwise_inner_product", "pairwise_l2", "pairwise_sq_l2",
-    "place_cell_centers", "place_cells", "smallest_k", "softmax", "time_cell_centers", "time_cells",
+    "grid_wave_vectors", "grouped_top_k", "hopfield_energy", "hopfield_update", "knn", "kv_read", "kv_write",
+    "l2_normalize", "pairwise_cosine", "pairwise_distances", "pairwise_inner_product", "pairwise_l2",
+    "pairwise_sq_l2", "place_cell_centers", "place_cells", "smallest_k", "softmax", "time_cell_centers",
+    "time_cells",
 ]

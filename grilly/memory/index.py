@@ -19,7 +19,7 @@ import numpy as np
 import grilly.lax as lax
 import grilly.numpy as gnp
 from grilly.core.array import Array
-from grilly.memory.distances import DIRECT_BLOCK_ELEMENTS, pairwise_distances
+from grilly.memory.distances import DIRECT_BLOCK_ELEMENTS, grouped_top_k, pairwise_distances
 
 # Score entries (queries x database rows) per dispatch on the gemm path.
 GEMM_BLOCK_ELEMENTS = 1 << 26
@@ -50,6 +50,8 @@ class IndexFlat:
       chunk_rows: database rows per dispatch (default: sized so one score block stays bounded).
       query_block: queries per dispatch (default: all, unless the block would be too large).
       device_budget_bytes: databases up to this size stay cached on the device; larger ones are streamed.
+      top_k_group: a chunk's top-k runs in two stages over groups of this many columns (see
+        :func:`grilly.memory.distances.grouped_top_k`), which keeps each selection row short.
 
     >>> import numpy as np
     >>> index = IndexFlatL2(2)
@@ -60,7 +62,7 @@ class IndexFlat:
     """
 
     def __init__(self, d: int, metric: str = "l2", method: str = "direct", chunk_rows: int | None = None,
-                 query_block: int | None = None, device_budget_bytes: int | None = None):
+                 query_block: int | None = None, device_budget_bytes: int | None = None, top_k_group: int = 4096):
         if metric not in ("l2", "ip"):
             raise ValueError(f"IndexFlat: metric must be 'l2' or 'ip', got {metric!r}")
         if method not in ("direct", "gemm"):
@@ -68,6 +70,7 @@ class IndexFlat:
         self.d, self.metric, self.method = int(d), metric, method
         self.chunk_rows, self.query_block = chunk_rows, query_block
         self.device_budget_bytes = device_budget_bytes
+        self.top_k_group = top_k_group
         self.is_trained = True
         self._data = np.zeros((0, self.d), np.float32)
         self._n = 0
@@ -187,7 +190,7 @@ class IndexFlat:
             scores = pairwise_distances(q, xb, self.metric, self.method)
             if self.metric == "l2":
                 scores = -scores
-            s, i = lax.top_k(scores, min(k, xb.shape[0]))
+            s, i = grouped_top_k(scores, min(k, xb.shape[0]), self.top_k_group)
             i = i + start
             if best is not None:  # stable merge: every running id is lower than every id of this chunk
                 both = gnp.concatenate([best, s], axis=1)

@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 
+import grilly.lax as lax
 import grilly.numpy as gnp
 from grilly.memory import (
     IndexFlatIP,
     IndexFlatL2,
+    grouped_top_k,
     knn,
     pairwise_cosine,
     pairwise_inner_product,
@@ -72,6 +74,15 @@ def test_pairwise_gradients(x64, rng):
     check_grads(lambda a, b: pairwise_cosine(a, b), (x, y), order=1, modes=("rev",))
 
 
+def test_grouped_top_k_equals_one_top_k(rng):
+    scores = rng.integers(0, 5, (3, 103)).astype(np.float32)  # many ties, and 103 is no multiple of the group
+    want = lax.top_k(gnp.asarray(scores), 9)
+    for group in (9, 10, 32, 200):
+        got = grouped_top_k(scores, 9, group)
+        np.testing.assert_array_equal(np.asarray(got[0]), np.asarray(want[0]))
+        np.testing.assert_array_equal(np.asarray(got[1]), np.asarray(want[1]))
+
+
 def test_smallest_k_and_knn_break_ties_by_lower_index():
     v, i = smallest_k(gnp.asarray([[2.0, 1.0, 2.0, 1.0, 0.0]]), 4)
     assert i.tolist() == [[4, 1, 3, 0]] and v.tolist() == [[0.0, 1.0, 1.0, 2.0]]
@@ -129,8 +140,8 @@ def test_chunked_and_streamed_search_equal_unchunked(rng, metric):
     whole = cls(4, chunk_rows=1000)
     whole.add(xb)
     ref = whole.search(xq, 12)
-    for chunk, qblock, budget in ((1, None, None), (5, 2, None), (64, 3, 0), (203, 1, 0)):
-        index = cls(4, chunk_rows=chunk, query_block=qblock, device_budget_bytes=budget)
+    for chunk, qblock, budget, group in ((1, None, None, 4), (5, 2, None, 4), (64, 3, 0, 16), (203, 1, 0, 12)):
+        index = cls(4, chunk_rows=chunk, query_block=qblock, device_budget_bytes=budget, top_k_group=group)
         for part in np.array_split(xb, 4):  # several adds: cached chunks must be refreshed
             index.add(part)
             index.search(xq[:1], 1)
