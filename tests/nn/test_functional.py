@@ -197,3 +197,5 @@ def test_loss_grads(rng, x64):
     labels = (rng.random(5) > 0.5).astype(np.float64)
     check_grads(lambda z: F.binary_cross_entropy_with_logits(z, labels), (rng.standard_normal(5),), order=2)
     check_grads(lambda p: F.binary_cross_entropy(p, labels), (rng.uniform(0.2, 0.8, 5),), order=1)
+    check_grads(lambda lp: F.nll_loss(lp, target), (logits,), order=1)
+    check_grads(F.l1_loss, (rng.standard_normal(5), rng.standard_normal(5) + 3.0), order=1)
