@@ -46,11 +46,31 @@ def test_stdp_signs_pre_before_post_potentiates():
 
 
 def test_stdp_beside_an_optimizer_step():
+    optim = pytest.importorskip("grilly.optim")
     w = gnp.zeros((1, 1))
     _, dw = snn.stdp_scan(w, gnp.asarray([[1.0], [0.0]]), gnp.asarray([[0.0], [1.0]]))
-    g = snn.as_gradient(dw)
-    w_new = w - 0.1 * g  # an SGD step on the plasticity "gradient" applies +lr·dW
-    assert float(w_new[0, 0]) == pytest.approx(0.1 * float(dw[0, 0]))
+    opt = optim.sgd(0.1)
+    updates, _ = opt.update(snn.as_gradient(dw), opt.init(w), w)
+    w_new = optim.apply_updates(w, updates)  # an SGD step on the plasticity "gradient" applies +lr·dW
+    assert float(w_new[0, 0]) == pytest.approx(0.1 * float(dw[0, 0])) and float(dw[0, 0]) > 0
+
+
+def test_online_stdp_inside_a_scan(rng):
+    pre = (rng.random((12, 4)) < 0.5).astype(np.float32)
+    post = (rng.random((12, 2)) < 0.5).astype(np.float32)
+    w0 = rng.normal(size=(2, 4)).astype(np.float32)
+
+    def body(carry, sp):
+        w, tr = carry
+        tr, dw = snn.stdp_step(w, tr, sp[0], sp[1], tau_pre=3.0, tau_post=3.0, f_pre=0.02, f_post=0.01)
+        return (w + dw, tr), None
+
+    (w, _), _ = grilly.lax.scan(body, (gnp.asarray(w0), snn.stdp_init(4, 2)), (pre, post))
+    wn, tp, tq = w0.astype(np.float64), np.zeros(4), np.zeros(2)
+    for sp, sq in zip(pre, post):
+        tp, tq = tp - tp / 3 + sp, tq - tq / 3 + sq
+        wn = wn - 0.02 * np.outer(tq, sp) + 0.01 * np.outer(sq, tp)
+    np.testing.assert_allclose(np.asarray(w), wn, rtol=1e-5, atol=1e-6)
 
 
 def test_hebbian_and_oja(rng):
