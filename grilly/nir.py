@@ -7,15 +7,15 @@ A graph runs as a ``Graph`` module, a pytree of node modules (``Affine``, ``Conv
 
 NIR neurons are ODEs; grilly integrates them with forward Euler at step ``dt`` (default 1e-4 s, the value
 snnTorch and SpikingJelly use), e.g. for LIF ``v <- v + dt/tau (v_leak - v + r x)``, spike where ``v`` crosses
-``v_threshold`` (strictly, as snnTorch and NIR's reference; ``fire_at_equal=True`` for SpikingJelly's ``>=``),
+``v_threshold`` (strictly, as snnTorch; ``fire_at_equal=True`` for SpikingJelly's and grilly.snn's ``>=``),
 then hard reset to ``v_reset``. States start at zero. Edges into one node are summed; an edge that closes a cycle
 carries the previous step's value (recurrence). The ``nir`` package is imported only by ``to_nir``/``from_nir``.
 
 >>> import numpy as np, grilly.numpy as gnp
 >>> net = chain(Affine(gnp.eye(2), gnp.zeros(2)), LIF.from_beta(np.full(2, 0.5), v_threshold=np.ones(2)))
 >>> ys, _ = net(gnp.full((3, 1, 2), 0.6))
->>> ys[:, 0, 0].tolist()
-[0.0, 0.0, 0.0]
+>>> ys[:, 0, 0].tolist()  # v = 0.6, 0.9, 1.05: a spike at the third step
+[0.0, 0.0, 1.0]
 """
 
 from __future__ import annotations
@@ -326,7 +326,21 @@ def chain(*layers) -> Graph:
     return Graph.build(nodes, list(zip(seq[:-1], seq[1:])), ("input",), ("output",))
 
 
-from grilly.utils.nir_exchange import from_nir, to_nir  # noqa: E402  (they build the classes above)
+def from_nir(graph, dt: float = DEFAULT_DT, fire_at_equal: bool = False) -> Graph:
+    """A ``Graph`` from a ``nir.NIRGraph`` (or the path of a NIR HDF5 file), integrated at step ``dt``;
+    ``fire_at_equal=True`` fires at ``v >= threshold`` (SpikingJelly, grilly.snn) instead of ``>``."""
+    from grilly.utils.nir_exchange import from_nir as convert
+
+    return convert(graph, dt=dt, fire_at_equal=fire_at_equal)
+
+
+def to_nir(model, input_shape, save_path=None):
+    """A ``nir.NIRGraph`` of ``model`` (a ``Graph``, a list of layers, a ``grilly.nn.Sequential`` of grilly.nn /
+    grilly.snn layers, or one layer) for one sample of shape ``input_shape`` (no batch or time dims);
+    ``save_path`` also writes it as HDF5. NIR stores neither ``dt`` nor ``fire_at_equal``."""
+    from grilly.utils.nir_exchange import to_nir as convert
+
+    return convert(model, input_shape, save_path=save_path)
 
 __all__ = ["DEFAULT_DT", "IF", "LI", "LIF", "Affine", "Conv", "CubaLIF", "Flatten", "Graph", "Integrator", "Scale",
            "chain", "from_nir", "to_nir"]
