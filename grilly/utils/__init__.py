@@ -50,6 +50,10 @@ def __getattr__(name):
     # submodules with optional dependencies load on first use
     if name in ("huggingface", "checkpoint"):
         return importlib.import_module(f"grilly.utils.{name}")
+    if name in ("save_checkpoint", "load_checkpoint"):  # the classic names of checkpoint.save / load
+        from grilly.utils import checkpoint
+
+        return checkpoint.save if name == "save_checkpoint" else checkpoint.load
     if name == "HuggingFaceBridge":
         from grilly.utils.huggingface import HuggingFaceBridge
 
@@ -59,7 +63,7 @@ def __getattr__(name):
 
 __all__ = [
     "DeviceInfo", "DeviceManager", "arange", "cat", "from_numpy", "from_vulkan", "get_device_manager",
-    "get_huggingface_bridge", "get_vulkan_backend", "manual_seed", "ones", "rand", "randn", "stack", "tensor",
-    "tensor_conversion", "to_numpy", "to_torch", "to_vulkan", "to_vulkan_batch", "tree_from_vulkan",
-    "tree_to_vulkan", "zeros",
+    "get_huggingface_bridge", "get_vulkan_backend", "load_checkpoint", "manual_seed", "ones", "rand", "randn",
+    "save_checkpoint", "stack", "tensor", "tensor_conversion", "to_numpy", "to_torch", "to_vulkan",
+    "to_vulkan_batch", "tree_from_vulkan", "tree_to_vulkan", "zeros",
 ]

@@ -98,3 +98,10 @@ def test_randn_is_seeded_and_standard_normal():
     assert abs(a.mean()) < 0.1 and abs(a.std() - 1) < 0.1
     u = np.asarray(utils.rand(2000))
     assert u.min() >= 0 and u.max() < 1 and abs(u.mean() - 0.5) < 0.05
+
+
+def test_classic_checkpoint_names(tmp_path):
+    params = {"w": gnp.arange(3.0), "b": [gnp.zeros(2)]}
+    utils.save_checkpoint(tmp_path / "ckpt.safetensors", params)
+    back = utils.load_checkpoint(tmp_path / "ckpt.safetensors", like=params)
+    np.testing.assert_array_equal(np.asarray(back["w"]), [0, 1, 2])
