@@ -389,7 +389,9 @@ def _convert_np(x, *, new_dtype):
     if dtypes.kind(x.dtype) == "f" and dtypes.kind(new_dtype) in "iu":
         with np.errstate(all="ignore"):
             info = np.iinfo(new_dtype)
-            return np.clip(np.nan_to_num(np.trunc(_wide(x)), nan=0), info.min, info.max).astype(new_dtype)
+            f = np.nan_to_num(np.trunc(x.astype(np.float64)), nan=0)  # float64: the int32 bounds are exact
+            out = np.clip(f, info.min, info.max).astype(new_dtype)
+            return np.where(f >= float(info.max), np.asarray(info.max, new_dtype), out)  # float(max) rounds up
     return _wide(x).astype(new_dtype)
 
 

@@ -25,8 +25,7 @@ def _stable_argsort(x, axis, descending):
     w = x.astype(np.float32) if x.dtype in (dtypes.float16, dtypes.bfloat16) else x
     if descending:
         if dtypes.kind(w.dtype) == "f":
-            key = np.where(np.isnan(w), -np.inf, -w)  # NaNs still last
-            key = np.where(np.isnan(w), np.inf, key)
+            key = -w  # NaNs stay NaN, which NumPy sorts last (after -(-inf))
         elif w.dtype == np.bool_:
             key = ~w
         elif dtypes.kind(w.dtype) == "u":
