@@ -178,12 +178,26 @@ def _f32_bits(val) -> int:
 # ---- grouping -----------------------------------------------------------------------------------------------
 
 class _Group:
+    """Open group of one output shape; ``deps`` are open groups it reads from (they must be emitted first)."""
+
     def __init__(self, shape):
-        self.shape, self.eqns, self.defined = shape, [], set()
+        self.shape, self.eqns, self.defined, self.deps = shape, [], set(), []
 
     def add(self, eqn):
         self.eqns.append(eqn)
         self.defined.add(id(eqn.out_vars[0]))
+
+    def depends_on(self, other, open_groups) -> bool:
+        seen, todo = set(), [self]
+        while todo:
+            g = todo.pop()
+            for d in g.deps:
+                if d is other:
+                    return True
+                if id(d) not in seen and open_groups.get(d.shape) is d:
+                    seen.add(id(d))
+                    todo.append(d)
+        return False
 
 
 def fuse(program: Program, known: dict | None = None) -> Program:
@@ -204,7 +218,11 @@ def fuse(program: Program, known: dict | None = None) -> Program:
     groups: dict[tuple, _Group] = {}
 
     def flush(g):
+        if groups.get(g.shape) is not g:
+            return
         del groups[g.shape]
+        for d in g.deps:  # groups it reads from go first
+            flush(d)
         out_eqns.extend(_emit_group(g.eqns, uses))
 
     for eqn in program.eqns:
@@ -216,13 +234,27 @@ def fuse(program: Program, known: dict | None = None) -> Program:
         shape = eqn.out_vars[0].aval.shape if kind else None
         if kind == "load" and shape in groups and needs & groups[shape].defined:
             kind = None
-        for g in list(groups.values()):
-            if needs & g.defined and (kind is None or g.shape != shape):
-                flush(g)
-        if kind is None:
+        if kind is None:  # everything it reads must exist before it
+            for g in list(groups.values()):
+                if needs & g.defined:
+                    flush(g)
             out_eqns.append(eqn)
             continue
-        groups.setdefault(shape, _Group(shape)).add(eqn)
+        target = groups.get(shape)
+        for g in list(groups.values()):
+            if g is target or not needs & g.defined:
+                continue
+            if target is not None and g.depends_on(target, groups):  # target -> g -> target: close g now
+                flush(g)
+                target = groups.get(shape)
+            elif target is None:
+                target = groups[shape] = _Group(shape)
+                target.deps.append(g)
+            else:
+                target.deps.append(g)
+        if target is None:
+            target = groups[shape] = _Group(shape)
+        target.add(eqn)
     for g in list(groups.values()):
         flush(g)
     return Program(program.in_vars, out_eqns, program.outs, program.num_consts)

@@ -121,3 +121,28 @@ def test_transforms_see_through_a_fused_call(rng):
     np.testing.assert_allclose(np.asarray(grilly.vmap(lambda r: eval_program(fused, *consts, r)[0])(
         gnp.asarray(np.stack([x, -x])))), np.stack([np.sin(x) * np.exp(x / 2), np.sin(-x) * np.exp(-x / 2)]),
         rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_interleaved_shapes_keep_dependencies_in_order(seed):
+    rng = np.random.default_rng(seed)
+
+    def f(x, y):  # groups of shape (4, 5), (5,) and () read from each other in both directions
+        a = gnp.tanh(x) * 2.0
+        b = gnp.sin(y) + 1.0
+        c = a + b  # (4, 5) reads (5,)
+        s = gnp.exp(gnp.sum(c) * 0.01)
+        d = b * s - gnp.sum(a, axis=0)  # (5,) reads (4, 5) and ()
+        e = c * d + s  # (4, 5) reads (5,) again
+        return e, d * 3.0, s + 1.0
+
+    x, y = rng.normal(size=(4, 5)).astype(np.float32), rng.normal(size=5).astype(np.float32)
+    program, consts, args = _trace(f, x, y)
+    fused = fuse(program, known_scalars(program, consts))
+    assert _fused_eqns(fused)
+    defined = {id(v) for v in fused.in_vars}
+    for e in fused.eqns:  # every equation reads only values defined before it
+        assert all(id(v) in defined for v in e.inputs if not hasattr(v, "val")), e.prim
+        defined.update(id(v) for v in e.out_vars)
+    for g, w in zip(eval_program(fused, *consts, *args), eval_program(program, *consts, *args)):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-5, atol=1e-5)

@@ -10,16 +10,19 @@ scan costs no Python per call.
 
 A program that reads GPU data on the host while it runs (``lax.while_loop``, ``lax.cond`` on a computed
 predicate, ``debug_nans``) cannot be replayed: it runs eagerly, operation by operation, on every call, and
-``replay_info(f, *args)`` says so with the reason.
+``replay_info(program)`` says so with the reason. Devices without buffer device addresses (descriptor
+mode) also evaluate jitted programs eagerly: the replay's own kernels address memory by device address.
 """
 
 from __future__ import annotations
 
+import os
 import weakref
 
 from grilly.core.fusion import fuse, known_scalars
 from grilly.core.program import eval_program
 
+FUSION = os.environ.get("GRILLY_JIT_FUSION", "1") != "0"  # GRILLY_JIT_FUSION=0 records unfused programs
 _entries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Program -> {const buffer ids: entry}
 _fused: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Program -> {const buffer ids: fused}
 
@@ -39,7 +42,7 @@ def _fused_program(program, consts):
     key = tuple(id(c._buf) for c in consts)
     f = table.get(key)
     if f is None:
-        f = table[key] = fuse(program, known_scalars(program, consts))
+        f = table[key] = fuse(program, known_scalars(program, consts)) if FUSION else program
     return f
 
 
@@ -82,6 +85,8 @@ def run(program, donated, args) -> list:
     from grilly.core.array import Array
 
     backend = next(a._backend for a in args if isinstance(a, Array))
+    if not getattr(backend.rt, "bda", True):  # descriptor-mode devices: the jit kernels need device addresses
+        return eval_program(program, *args)
     if _recording(backend):  # a jitted function called inside one being recorded: record it inline
         return eval_program(_fused_program(program, ()), *args)
     nc = program.num_consts

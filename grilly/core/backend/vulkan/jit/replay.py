@@ -159,12 +159,12 @@ class Replay:
         from grilly.core.array import Array
 
         rt = self.rt
-        args = list(args)
         inst = self._instance()
         outs = [None] * len(self.out_avals)
-        if donated:
-            self._donate(args, nconsts, donated, outs)
+        gifts = self._donations(args, nconsts, donated, outs) if donated else ()
         bufs = [a._buf for a in args[nconsts:]]
+        for a in gifts:  # the caller's array gives its buffer to an output (copied in before it is overwritten)
+            a._buf = DONATED
         for j, b in enumerate(outs):
             if b is None:
                 av = self.out_avals[j]
@@ -186,24 +186,26 @@ class Replay:
             res.append(Array(b, av, backend))
         return res
 
-    def _donate(self, args, nconsts, donated, outs) -> None:
-        """Outputs reuse the buffers of donated arguments of the same size (when nothing else holds them)."""
-        taken = set()
+    def _donations(self, args, nconsts, donated, outs) -> list:
+        """Outputs reuse the buffers of donated arguments of the same size, when nothing else holds them (no
+        other array, no reshaped view, not passed twice); returns the arrays that gave their buffers."""
+        gifts, seen = [], {}
+        for a in args:
+            seen[id(a)] = seen.get(id(a), 0) + 1
         for i in donated:
             if i < nconsts or i >= len(args):
                 continue
             a = args[i]
             b = a._buf
-            if not _sole_owner(b) or b.base is not None or b.block is None or id(b) in taken:
+            if not _sole_owner(b) or b.base is not None or b.block is None or seen[id(a)] > 1:
                 continue
             for j, av in enumerate(self.out_avals):
                 if outs[j] is None and self.out_sizes[j] == b.nbytes:
-                    taken.add(id(b))
                     b.host, b.dtype, b.shape = None, av.dtype, av.shape
                     outs[j] = b
-                    a._buf = DONATED
-                    args[i] = _Arg(b, a._backend)  # this call still copies it in
+                    gifts.append(a)
                     break
+        return gifts
 
     def __del__(self):
         try:
@@ -213,13 +215,6 @@ class Replay:
             _bury(self.rt)
         except Exception:  # interpreter shutdown
             pass
-
-
-class _Arg:
-    __slots__ = ("_buf", "_backend")
-
-    def __init__(self, buf, backend):
-        self._buf, self._backend = buf, backend
 
 
 def _sole_owner(buf) -> bool:
