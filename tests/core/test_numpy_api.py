@@ -198,3 +198,30 @@ def test_asarray_of_lists_with_arrays_and_dtype():
     assert x.shape == (2, 2) and x.tolist() == [[1.0, 1.0], [0.0, 0.0]]
     assert gnp.asarray([1, 2], dtype=np.float32).dtype == np.float32
     assert gnp.asarray(gnp.ones(2), dtype=np.int32).dtype == np.int32
+
+
+GRAD_ROWS = [
+    ("var_std", lambda x: gnp.var(x, axis=1) + gnp.std(x, axis=0, ddof=1).sum()),
+    ("norms", lambda x: gnp.linalg.norm(x) + gnp.linalg.norm(x, axis=1).sum() + gnp.linalg.norm(x[0], 1)),
+    ("logsumexp", lambda x: gnp.logsumexp(x, axis=1)), ("mean_keepdims", lambda x: x / gnp.mean(x, 1, keepdims=True)),
+    ("einsum", lambda x: gnp.einsum("ij,kj->ik", x, x * x)), ("tensordot", lambda x: gnp.tensordot(x, x, ([0], [0]))),
+    ("matmul_batch", lambda x: gnp.matmul(x[None] * 2, x.T)),
+    ("where_clip", lambda x: gnp.where(x > 0, gnp.clip(x, -1, 0.5), x ** 2)),
+    ("take_sort", lambda x: gnp.take(gnp.sort(x, axis=1), np.array([0, 2]), axis=1)),
+    ("take_along_axis", lambda x: gnp.take_along_axis(x, np.array([[1], [0], [2], [1]]), axis=1)),
+    ("shape_ops", lambda x: gnp.concatenate([gnp.roll(x, 1, 0), gnp.tile(x, (1, 2)), gnp.repeat(x, 2, 1)], 1)),
+    ("split_stack", lambda x: gnp.stack(gnp.split(x, 5, axis=1), 0) * gnp.flip(x, 0)[None]),
+    ("pad_cumsum", lambda x: gnp.cumsum(gnp.pad(x, 1), axis=0)),
+    ("max_min", lambda x: gnp.max(x, 1) - gnp.min(x, 0).sum()),
+    ("indexing", lambda x: x[::-1, 1:4:2] * x[np.array([0, 3, 1, 2]), None, 2]),
+    ("at_set", lambda x: x.at[1, ::2].set(x[0, :3] ** 2)),
+    ("power_abs", lambda x: gnp.abs(x) ** 1.5 + gnp.hypot(x, 1.0) + gnp.logaddexp(x, -x)),
+]
+
+
+@pytest.mark.parametrize("name,f", GRAD_ROWS, ids=[r[0] for r in GRAD_ROWS])
+def test_numpy_functions_differentiate(name, f, x64):
+    from grilly.test_util import check_grads
+
+    x = np.random.default_rng(5).permutation(20).reshape(4, 5) * 0.2 - 1.93  # distinct, off kinks
+    check_grads(lambda v: f(gnp.asarray(v)), (x,), order=1)
