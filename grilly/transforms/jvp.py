@@ -105,13 +105,19 @@ def jvp(fun, primals, tangents, has_aux: bool = False):
         out = fun(*tree.unflatten(p_tree, list(args)))
         if has_aux:
             out, store["aux"] = out
+            store["main"] = args[0]._trace.main if args else None
         leaves, store["tree"] = tree.flatten(out)
         return leaves
 
     out_p, out_t = jvp_flat(flat_fun, p_flat, t_flat)
     res = (tree.unflatten(store["tree"], out_p), tree.unflatten(store["tree"], out_t))
     del asarray_concrete
-    return (*res, store["aux"]) if has_aux else res
+    if not has_aux:
+        return res
+    # aux values leave as plain values (as in JAX), not as tracers of the finished trace
+    aux = tree.map(lambda a: full_lower(a.primal) if isinstance(a, JVPTracer) and a._trace.main is store["main"]
+                   else a, store["aux"])
+    return (*res, aux)
 
 
 def _canon(x):

@@ -262,3 +262,16 @@ def test_value_and_grad_argnums_and_has_aux(x64):
         grilly.grad(lambda v: v * 2)(np.ones(3))
     with pytest.raises(TypeError, match="float inputs"):
         grilly.grad(lambda v: gnp.sum(v * 1.0))(np.ones(3, np.int32))
+
+
+def test_has_aux_returns_plain_values_from_every_transform():
+    x = gnp.ones(2)
+    _, _, aux = grilly.jvp(lambda v: (v * 2, {"s": gnp.sum(v)}), (x,), (x,), has_aux=True)
+    assert isinstance(aux["s"], grilly.Array) and float(aux["s"]) == 2.0
+    _, _, aux = grilly.vjp(lambda v: (v * 2, gnp.sum(v)), x, has_aux=True)
+    assert isinstance(aux, grilly.Array) and float(aux) == 2.0
+    for jac in (grilly.jacfwd, grilly.jacrev):
+        j, aux = jac(lambda v: (v * 2, gnp.sum(v)), has_aux=True)(x)
+        assert np.asarray(j).tolist() == [[2.0, 0.0], [0.0, 2.0]] and float(aux) == 2.0
+    (_, aux), _ = grilly.value_and_grad(lambda v: (gnp.sum(v), v * 3), has_aux=True)(x)
+    assert isinstance(aux, grilly.Array) and np.asarray(aux).tolist() == [3.0, 3.0]
