@@ -21,9 +21,12 @@ executors: dict[str, object] = {}  # backend name -> callable(program, name, don
 
 
 def _jit_call_impl(*args, program, name, donated):
-    from grilly.core.array import Array
-
-    backend = next((a._backend.name for a in args if isinstance(a, Array)), None)
+    backend = None
+    for a in args:  # the first concrete array names the backend
+        b = getattr(a, "_backend", None)
+        if b is not None:
+            backend = b.name
+            break
     make = executors.get(backend)
     if make is None and backend == "vulkan":  # record-and-replay lives with the Vulkan backend
         from grilly.core.backend.vulkan.jit import install
@@ -72,8 +75,7 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
 
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
-        from grilly.core.array import asarray_concrete
-
+        asarray_concrete = _asarray_concrete()
         if sig is not None and static_argnames:  # static by name may also be passed by position
             bound = sig.bind_partial(*args, **kwargs)
             for nm in static_argnames:
@@ -83,10 +85,13 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
                         kwargs[nm] = args[pos]
                         args = args[:pos] + (_SKIP,) + args[pos + 1:]
         n = len(args)
-        statics = tuple((i, _hashable(args[i], f"#{i}")) for i in sorted(s % n for s in static_argnums if n))
-        static_kw = tuple(sorted((k, _hashable(v, repr(k))) for k, v in kwargs.items() if k in static_argnames))
-        dyn_args = tuple(a for i, a in enumerate(args) if i not in dict(statics) and a is not _SKIP)
-        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in static_argnames}
+        if static_argnums or static_argnames:
+            statics = tuple((i, _hashable(args[i], f"#{i}")) for i in sorted(s % n for s in static_argnums if n))
+            static_kw = tuple(sorted((k, _hashable(v, repr(k))) for k, v in kwargs.items() if k in static_argnames))
+            dyn_args = tuple(a for i, a in enumerate(args) if i not in dict(statics) and a is not _SKIP)
+            dyn_kwargs = {k: v for k, v in kwargs.items() if k not in static_argnames}
+        else:  # the common case, kept cheap: every call pays for it
+            statics, static_kw, dyn_args, dyn_kwargs = (), (), args, kwargs
         flat, in_tree = tree.flatten((dyn_args, dyn_kwargs))
         flat = [a if isinstance(a, Tracer) else asarray_concrete(a) for a in flat]
         avals = tuple(aval_of(a) for a in flat)
@@ -110,7 +115,8 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
             if not any(isinstance(c, Tracer) for c in consts):
                 cache[key] = entry
         program, consts, out_tree = entry
-        donated = tuple(sorted(len(consts) + i for i in _donated_leaves(donate_argnums, dyn_args, statics)))
+        donated = tuple(sorted(len(consts) + i for i in _donated_leaves(donate_argnums, dyn_args, statics))) \
+            if donate_argnums else ()
         outs = jit_call_p.bind(*consts, *flat, program=program, name=getattr(fun, "__name__", "fn"),
                                donated=donated)
         return tree.unflatten(out_tree, outs)
@@ -122,6 +128,14 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
 
 class _Skip:
     pass
+
+
+def _asarray_concrete():
+    from grilly.core.array import asarray_concrete
+
+    global _asarray_concrete
+    _asarray_concrete = lambda: asarray_concrete  # noqa: E731  (imported once, on first call)
+    return asarray_concrete
 
 
 _SKIP = _Skip()

@@ -16,6 +16,7 @@ mode) also evaluate jitted programs eagerly: the replay's own kernels address me
 
 from __future__ import annotations
 
+import functools
 import os
 import weakref
 
@@ -46,10 +47,7 @@ def _fused_program(program, consts):
     return f
 
 
-def _recording(backend) -> bool:
-    from grilly.core.backend.vulkan.jit.recorder import Recorder
-
-    return isinstance(backend.rt, Recorder)
+_RECORDING = [0]  # > 0 while a program is being recorded
 
 
 def _record(program, args, backend):
@@ -66,12 +64,14 @@ def _record(program, args, backend):
         in_pids.append(len(rec.phs) - 1)
         ins.append(Array(buf, v.aval, backend))
     backend.rt = rec
+    _RECORDING[0] += 1
     try:
         outs = eval_program(fused, *ins)
     except NeedsHost as e:
         return Eager(str(e))
     finally:
         backend.rt = real
+        _RECORDING[0] -= 1
     from grilly.core.array import asarray_concrete
 
     outs = [o if isinstance(o, Array) else asarray_concrete(o) for o in outs]
@@ -82,27 +82,31 @@ def _record(program, args, backend):
 def run(program, donated, args) -> list:
     """Run ``program`` on Vulkan arrays ``args``: replay its recording (made on first use) or, if it needs the
     host while running, evaluate it eagerly."""
-    from grilly.core.array import Array
-
-    backend = next(a._backend for a in args if isinstance(a, Array))
+    nc = program.num_consts
+    backend = args[nc]._backend if len(args) > nc else next(a._backend for a in args)
+    if _RECORDING[0]:  # a jitted function called inside one being recorded: record it inline
+        return eval_program(_fused_program(program, ()), *args)
     if not getattr(backend.rt, "bda", True):  # descriptor-mode devices: the jit kernels need device addresses
         return eval_program(program, *args)
-    if _recording(backend):  # a jitted function called inside one being recorded: record it inline
-        return eval_program(_fused_program(program, ()), *args)
-    nc = program.num_consts
-    key = tuple(id(a._buf) for a in args[:nc])
-    table = _entries.setdefault(program, {})
+    key = tuple([id(a._buf) for a in args[:nc]]) if nc else ()
+    table = _entries.get(program)
+    if table is None:
+        table = _entries[program] = {}
     entry = table.get(key)
     if entry is None:
         entry = table[key] = _record(program, args, backend)
-    if isinstance(entry, Eager):
+    if entry.__class__ is Eager:
         return eval_program(_fused_program(program, args[: program.num_consts]), *args)
     return entry(args, nc, donated, backend)
 
 
 def executor(program, name, donated):
     """The ``grilly.transforms.jit.executors["vulkan"]`` entry: a runner for ``program``."""
-    return lambda *args: run(program, donated, args)
+    return functools.partial(_run_flat, program, donated)
+
+
+def _run_flat(program, donated, *args):
+    return run(program, donated, args)
 
 
 def replay_info(program, args=None) -> dict:
