@@ -15,6 +15,8 @@ import tempfile
 import time
 
 import numpy as np
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))  # run from a checkout
 from _timing import attempt, grilly_sync, jax_sync, median_ms
 
 QUICK = "--quick" in sys.argv
