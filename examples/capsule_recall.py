@@ -44,22 +44,24 @@ def loss_fn(model, context, query, target, place):
     return -gnp.mean(gnp.take_along_axis(logp, target[:, None], axis=1))
 
 
-def adam(lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8):
-    """A minimal Adam over pytrees: ``(init, update)``."""
+def make_step(config: CapsuleConfig, lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8):
+    """One jitted Adam step on the recall loss: ``step(params, m, v, scale, *batch) -> (loss, params, m, v)``."""
 
-    def init(params):
-        zeros = tree.map(gnp.zeros_like, params)
-        return {"m": zeros, "v": zeros, "t": 0}
+    def loss_of_params(params, *batch):
+        return loss_fn(CapsuleTransformer(config, params), *batch)
 
-    def update(grads, state, params):
-        t = state["t"] + 1
-        m = tree.map(lambda m_, g: b1 * m_ + (1 - b1) * g, state["m"], grads)
-        v = tree.map(lambda v_, g: b2 * v_ + (1 - b2) * g * g, state["v"], grads)
-        scale = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
-        new = tree.map(lambda p, m_, v_: p - scale * m_ / (gnp.sqrt(v_) + eps), params, m, v)
-        return new, {"m": m, "v": v, "t": t}
+    @grilly.jit
+    def step(params, m, v, scale, context, query, target, place):
+        loss, g = grilly.value_and_grad(loss_of_params)(params, context, query, target, place)
+        m = tree.map(lambda m_, g_: b1 * m_ + (1 - b1) * g_, m, g)
+        v = tree.map(lambda v_, g_: b2 * v_ + (1 - b2) * g_ * g_, v, g)
+        params = tree.map(lambda p, m_, v_: p - scale * m_ / (gnp.sqrt(v_) + eps), params, m, v)
+        return loss, params, m, v
 
-    return init, update
+    def scale_at(t: int):
+        return gnp.asarray(lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t), gnp.float32)
+
+    return step, scale_at
 
 
 def accuracy(model, batch) -> float:
@@ -69,24 +71,23 @@ def accuracy(model, batch) -> float:
 
 
 def train(steps: int = 300, batch: int = 32, n_pairs: int = 4, n_keys: int = 8, n_values: int = 8,
-          lr: float = 3e-3, seed: int = 0, verbose: bool = True) -> dict:
+          lr: float = 3e-3, seed: int = 0, test_size: int = 256, verbose: bool = True) -> dict:
     rng = np.random.default_rng(seed)
     config = CapsuleConfig(vocab_size=n_keys + n_values, d_model=32, n_heads=2, n_layers=1, d_ff=64, d_capsule=32,
                            memory_slots=2 * n_pairs, seed=seed)
     model = CapsuleTransformer(config)
-    init, update = adam(lr)
-    state = init(model.params)
-    step_fn = grilly.value_and_grad(loss_fn)
-    test = make_batch(np.random.default_rng(seed + 1), 256, n_pairs, n_keys, n_values)
+    step_fn, scale_at = make_step(config, lr)
+    params = model.params
+    m = v = tree.map(gnp.zeros_like, params)
+    test = make_batch(np.random.default_rng(seed + 1), test_size, n_pairs, n_keys, n_values)
     start = time.perf_counter()
     before = accuracy(model, test)
     for step in range(steps):
-        context, query, target, place = make_batch(rng, batch, n_pairs, n_keys, n_values)
-        loss, grads = step_fn(model, gnp.asarray(context), gnp.asarray(query), gnp.asarray(target), place)
-        params, state = update(grads.params, state, model.params)
-        model = CapsuleTransformer(config, params)
+        batch_arrays = [gnp.asarray(a) for a in make_batch(rng, batch, n_pairs, n_keys, n_values)]
+        loss, params, m, v = step_fn(params, m, v, scale_at(step + 1), *batch_arrays)
         if verbose and (step + 1) % 50 == 0:
             print(f"step {step + 1:4d}  loss {float(loss):.3f}")
+    model = CapsuleTransformer(config, params)
     after = accuracy(model, test)
     result = {"accuracy_before": before, "accuracy": after, "chance": 1.0 / n_pairs,
               "seconds": time.perf_counter() - start}

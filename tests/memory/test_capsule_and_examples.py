@@ -66,13 +66,13 @@ def test_capsule_gradients_flow_through_the_memory():
 
 
 def test_capsule_recall_trains_above_chance():
-    result = load_example("capsule_recall").train(steps=60, verbose=False)
+    result = load_example("capsule_recall").train(steps=30, lr=1e-2, batch=16, test_size=128, verbose=False)
     assert result["accuracy"] > 2 * result["chance"]
     assert result["accuracy"] > result["accuracy_before"] + 0.3
 
 
 def test_ewc_forgets_less_than_fine_tuning():
-    out = load_example("ewc_continual").run(steps=200, verbose=False)
+    out = load_example("ewc_continual").run(steps=80, lr=0.03, verbose=False)
     assert out["a_after_a"] > 0.9
     forgetting_plain = out["a_after_a"] - out["finetune"][0]
     forgetting_ewc = out["a_after_a"] - out["ewc"][0]

@@ -134,13 +134,13 @@ def test_float_data_matches_brute_force(rng):
 
 @pytest.mark.parametrize("metric", ["l2", "ip"])
 def test_chunked_and_streamed_search_equal_unchunked(rng, metric):
-    xb = integer_data(rng, 203, 4, -2, 3)
+    xb = integer_data(rng, 83, 4, -2, 3)
     xq = integer_data(rng, 7, 4, -2, 3)
     cls = IndexFlatL2 if metric == "l2" else IndexFlatIP
     whole = cls(4, chunk_rows=1000)
     whole.add(xb)
     ref = whole.search(xq, 12)
-    for chunk, qblock, budget, group in ((1, None, None, 4), (5, 2, None, 4), (64, 3, 0, 16), (203, 1, 0, 12)):
+    for chunk, qblock, budget, group in ((1, None, None, 4), (5, 2, None, 4), (32, 3, 0, 16), (83, 1, 0, 12)):
         index = cls(4, chunk_rows=chunk, query_block=qblock, device_budget_bytes=budget, top_k_group=group)
         for part in np.array_split(xb, 4):  # several adds: cached chunks must be refreshed
             index.add(part)
