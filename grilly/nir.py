@@ -25,7 +25,7 @@ import numpy as np
 import grilly.lax as lax
 import grilly.numpy as gnp
 from grilly import tree
-from grilly.utils.huggingface.layers import pytree_module, static
+from grilly.nn.module import Module, static
 from grilly.utils.tensor_conversion import to_numpy, to_vulkan
 
 DEFAULT_DT = 1e-4
@@ -48,8 +48,7 @@ def _reset(v, s, v_reset):
 # ---- stateless nodes -------------------------------------------------------------------------------------------
 
 
-@pytree_module
-class Affine:
+class Affine(Module):
     """``x @ weight.T + bias`` (NIR ``Affine``; ``bias=None`` is NIR ``Linear``)."""
 
     weight: object
@@ -60,8 +59,7 @@ class Affine:
         return y if self.bias is None else y + self.bias
 
 
-@pytree_module
-class Conv:
+class Conv(Module):
     """N-d convolution over ``(batch, channels, *spatial)`` (NIR ``Conv1d``/``Conv2d``)."""
 
     weight: object  # (out, in / groups, *kernel)
@@ -79,8 +77,7 @@ class Conv:
         return y + gnp.reshape(self.bias, (1, -1) + (1,) * (y.ndim - 2))
 
 
-@pytree_module
-class Flatten:
+class Flatten(Module):
     """Flatten dims ``start_dim..end_dim`` of each sample (NIR counts dims without the batch dim)."""
 
     start_dim: int = static(default=0)
@@ -92,8 +89,7 @@ class Flatten:
         return gnp.reshape(x, x.shape[:lo] + (-1,) + x.shape[hi + 1:])
 
 
-@pytree_module
-class Scale:
+class Scale(Module):
     scale: object
 
     def __call__(self, x):
@@ -103,8 +99,7 @@ class Scale:
 # ---- neurons: step(x, state) -> (y, state) -------------------------------------------------------------------
 
 
-@pytree_module
-class LIF:
+class LIF(Module):
     """Leaky integrate-and-fire: ``tau dv/dt = (v_leak - v) + r x``, spike above ``v_threshold``, reset."""
 
     tau: object
@@ -141,8 +136,7 @@ class LIF:
                    full(v_reset), dt=nir_dt, fire_at_equal=fire_at_equal)
 
 
-@pytree_module
-class IF:
+class IF(Module):
     """Integrate-and-fire: ``dv/dt = r x``."""
 
     r: object
@@ -160,8 +154,7 @@ class IF:
         return s, _reset(v, s, self.v_reset)
 
 
-@pytree_module
-class CubaLIF:
+class CubaLIF(Module):
     """Current-based LIF: ``tau_syn di/dt = -i + w_in x``, ``tau_mem dv/dt = (v_leak - v) + r i``."""
 
     tau_syn: object
@@ -186,8 +179,7 @@ class CubaLIF:
         return s, (i, _reset(v, s, self.v_reset))
 
 
-@pytree_module
-class LI:
+class LI(Module):
     """Leaky integrator (no spikes): outputs ``v`` with ``tau dv/dt = (v_leak - v) + r x``."""
 
     tau: object
@@ -203,8 +195,7 @@ class LI:
         return v, v
 
 
-@pytree_module
-class Integrator:
+class Integrator(Module):
     """NIR ``I``: ``dv/dt = r x``, output ``v``."""
 
     r: object
@@ -246,8 +237,7 @@ def _order(names, edges, inputs):
     return tuple(reversed(order)), back
 
 
-@pytree_module
-class Graph:
+class Graph(Module):
     """A NIR graph as a grilly module: ``graph(xs, state=None) -> (ys, state)`` over time-major ``xs``.
 
     ``graph.step(x, state) -> (y, state)`` runs one time step; ``state=None`` starts from rest.

@@ -62,6 +62,10 @@ def test_bert_from_state_dict_is_a_pytree_and_jits(rng):
     model = BertModel.from_state_dict(_random_state(bert_state_shapes(cfg), rng), cfg)
     leaves = tree.leaves(model)
     assert len(leaves) == len(bert_state_shapes(cfg))
+    import grilly.nn as nn
+
+    assert isinstance(model, nn.Module) and len(model.parameters()) == len(leaves)
+    assert dict(model.named_parameters())["layers.0.query.weight"].shape == (8, 8)
     ids = rng.integers(0, 20, size=(2, 6)).astype(np.int32)
     mask = np.ones((2, 6), np.int32)
     mask[0, 4:] = 0

@@ -10,9 +10,10 @@ transformers. transformers and torch are never imported here; the bridge reads t
 
 from __future__ import annotations
 
+from grilly.nn.module import Module, static
 from grilly.utils.huggingface.bert import BertModel, BertOutput, bert_state_shapes
 from grilly.utils.huggingface.gpt2 import GPT2Model, GPT2Output, gpt2_state_shapes
-from grilly.utils.huggingface.layers import l2_normalize, mean_pooling, pytree_module, static
+from grilly.utils.huggingface.layers import l2_normalize, mean_pooling
 from grilly.utils.tensor_conversion import to_vulkan
 
 # model_type values whose weights use BERT's layout (MiniLM checkpoints are "bert")
@@ -20,8 +21,7 @@ _BERT_TYPES = {"bert"}
 _GPT2_TYPES = {"gpt2"}
 
 
-@pytree_module
-class SentenceEncoder:
+class SentenceEncoder(Module):
     """A sentence-transformers pipeline: encoder, pooling ("mean" or "cls"), optional L2 normalization.
 
     ``encoder(input_ids, attention_mask) -> (batch, hidden)`` sentence embeddings.

@@ -16,15 +16,14 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import grilly.numpy as gnp
+from grilly.nn.module import Module, static
 from grilly.utils.huggingface.layers import (
     Embedding,
     LayerNorm,
     Linear,
     activation,
     attention,
-    pytree_module,
     split_heads,
-    static,
 )
 from grilly.utils.tensor_conversion import to_vulkan
 
@@ -48,8 +47,7 @@ def _norm(sd, p, eps):
     return LayerNorm(_get(sd, p + ".weight"), _get(sd, p + ".bias"), eps=eps)
 
 
-@pytree_module
-class BertEmbeddings:
+class BertEmbeddings(Module):
     word: Embedding
     position: Embedding
     token_type: Embedding
@@ -61,8 +59,7 @@ class BertEmbeddings:
         return self.norm(self.word(input_ids) + pos + self.token_type(token_type_ids))
 
 
-@pytree_module
-class BertLayer:
+class BertLayer(Module):
     query: Linear
     key: Linear
     value: Linear
@@ -80,8 +77,7 @@ class BertLayer:
         return self.out_norm(h + self.output(activation(self.act)(self.intermediate(h))))
 
 
-@pytree_module
-class BertModel:
+class BertModel(Module):
     """A BERT encoder: ``model(input_ids, attention_mask=None, token_type_ids=None) -> BertOutput``.
 
     Inputs may be grilly arrays, NumPy arrays or torch tensors (as a tokenizer returns them).

@@ -17,17 +17,16 @@ from typing import NamedTuple
 
 import numpy as np
 
+import grilly.functional as F
 import grilly.numpy as gnp
+from grilly.nn.module import Module, static
 from grilly.utils.huggingface.layers import (
     Embedding,
     LayerNorm,
     Linear,
-    _matmul_t,
     activation,
     attention,
-        pytree_module,
-    split_heads,
-    static,
+        split_heads,
 )
 from grilly.utils.tensor_conversion import to_numpy, to_vulkan
 
@@ -46,8 +45,7 @@ def _norm(sd, p, eps):
     return LayerNorm(to_vulkan(sd[p + ".weight"]), to_vulkan(sd[p + ".bias"]), eps=eps)
 
 
-@pytree_module
-class GPT2Block:
+class GPT2Block(Module):
     ln_1: LayerNorm
     c_attn: Linear  # (3 * embd, embd): query, key and value in one projection
     attn_proj: Linear
@@ -64,8 +62,7 @@ class GPT2Block:
         return h + self.mlp_proj(activation(self.act)(self.c_fc(self.ln_2(h))))
 
 
-@pytree_module
-class GPT2Model:
+class GPT2Model(Module):
     """GPT-2: ``model(input_ids, attention_mask=None) -> GPT2Output`` (``logits`` when converted with the LM
     head, whose weight is tied to the token embedding as in transformers)."""
 
@@ -83,7 +80,7 @@ class GPT2Model:
         for block in self.blocks:
             h = block(h, keep)
         h = self.ln_f(h)
-        return GPT2Output(h, _matmul_t(h, self.wte.weight) if self.lm_head else None)
+        return GPT2Output(h, F.linear(h, self.wte.weight) if self.lm_head else None)
 
     @classmethod
     def from_state_dict(cls, sd: dict, config: dict, prefix: str = "", lm_head: bool = False) -> GPT2Model:

@@ -1,6 +1,6 @@
-"""The transformer pieces converted HuggingFace models are made of: frozen dataclass pytrees (parameters are
-leaves, configuration is static) with pure ``__call__`` methods over grilly.numpy / grilly.lax, so a converted
-model can be passed straight to ``grilly.jit``, ``grilly.grad`` or ``grilly.vmap``.
+"""The transformer pieces converted HuggingFace models are made of: ``grilly.nn.Module`` pytrees (parameters
+are leaves, configuration is static) over grilly.functional, so a converted model can be passed straight to
+``grilly.jit``, ``grilly.grad``, ``grilly.vmap``, the optimizers and checkpoints.
 
 Weights keep PyTorch's layout (``Linear.weight`` is ``(out, in)``), so a state dict maps over one to one.
 
@@ -12,59 +12,36 @@ Weights keep PyTorch's layout (``Linear.weight`` is ``(out, in)``), so a state d
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
+import grilly.functional as F
 import grilly.lax as lax
 import grilly.numpy as gnp
-from grilly import tree
+from grilly.nn.module import Module, static
 
 
-def static(**kwargs):
-    """A dataclass field that is configuration (part of the treedef), not a parameter leaf."""
-    return dataclasses.field(metadata={"static": True}, **kwargs)
-
-
-def pytree_module(cls):
-    """Make ``cls`` a frozen dataclass registered as a grilly pytree (``static`` fields go to the treedef)."""
-    cls = dataclasses.dataclass(frozen=True)(cls)
-    fields = dataclasses.fields(cls)
-    data = [f.name for f in fields if not f.metadata.get("static")]
-    meta = [f.name for f in fields if f.metadata.get("static")]
-    return tree.register_dataclass(cls, data, meta)
-
-
-def _matmul_t(x, w):
-    """``x @ w.T`` as one dot_general contracting the last axes (no transposed copy of ``w``)."""
-    return lax.dot_general(x, w, (((x.ndim - 1,), (1,)), ((), ())))
-
-
-@pytree_module
-class Linear:
+class Linear(Module):
     weight: object  # (out, in)
     bias: object = None
 
     def __call__(self, x):
-        y = _matmul_t(x, self.weight)
-        return y if self.bias is None else y + self.bias
+        return F.linear(x, self.weight, self.bias)
 
 
-@pytree_module
-class LayerNorm:
+class LayerNorm(Module):
     weight: object
     bias: object
     eps: float = static(default=1e-5)
 
     def __call__(self, x):
-        return lax.layer_norm(x, self.weight, self.bias, eps=self.eps)
+        return F.layer_norm(x, None, self.weight, self.bias, self.eps)
 
 
-@pytree_module
-class Embedding:
+class Embedding(Module):
     weight: object  # (num_embeddings, dim)
 
     def __call__(self, ids):
-        return gnp.take(self.weight, ids, axis=0)
+        return F.embedding(ids, self.weight)
 
 
 def gelu(x):
