@@ -36,8 +36,11 @@ LOAD, STORE, IMM = 0, 1, 2
 UNARY_OPS = {"neg": 10, "exp": 11, "log": 12, "sin": 13, "cos": 14, "tanh": 15, "logistic": 16, "sqrt": 17,
              "rsqrt": 18, "abs": 19, "sign": 20, "floor": 21, "ceil": 22, "expm1": 23, "log1p": 24,
              "integer_pow": 25, "exp2": 26, "round": 27}
-BINARY_OPS = {"add": 40, "sub": 41, "mul": 42, "div": 43, "max": 44, "min": 45, "pow": 46}
-_F32 = np.dtype(np.float32)
+BINARY_OPS = {"add": 40, "sub": 41, "mul": 42, "div": 43, "max": 44, "min": 45, "pow": 46,
+              "gt": 50, "lt": 51, "ge": 52, "le": 53, "eq": 54, "ne": 55}
+COMPARE = ("gt", "lt", "ge", "le", "eq", "ne")  # float32 operands, bool result (0.0 / 1.0 in a register)
+CONVERT, SELECT, NOT = 56, 57, 58
+_F32, _BOOL = np.dtype(np.float32), np.dtype(np.bool_)
 
 fused_elementwise_p = Primitive("fused_elementwise", multiple_results=True)
 
@@ -76,16 +79,31 @@ def _broadcast_modulus(eqn) -> int | None:
 
 
 def _kind(eqn) -> str | None:
-    """'op' for a fusible elementwise equation, 'load' for a fusible broadcast, None otherwise."""
-    if eqn.prim.multiple_results or len(eqn.out_vars) != 1 or eqn.out_vars[0].aval.dtype != _F32:
+    """'op' for a fusible elementwise equation, 'load' for a fusible broadcast, None otherwise.
+
+    Values are float32, except booleans made and used inside a group (comparisons, select_n, not, conversion
+    to float32), which the kernel keeps in registers.
+    """
+    if eqn.prim.multiple_results or len(eqn.out_vars) != 1:
         return None
     out = eqn.out_vars[0].aval
-    if any(v.aval.dtype != _F32 for v in eqn.inputs):
-        return None
     name = eqn.prim.name
+    ins = [v.aval.dtype for v in eqn.inputs]
+    if name in COMPARE:
+        ok = out.dtype == _BOOL and all(d == _F32 for d in ins)
+    elif name == "select_n":
+        ok = out.dtype == _F32 and len(ins) == 3 and ins[0] == _BOOL and ins[1] == ins[2] == _F32
+    elif name == "convert_element_type":
+        ok = out.dtype == _F32 and ins[0] in (_F32, _BOOL)
+    elif name == "not":
+        ok = out.dtype == _BOOL and ins[0] == _BOOL
+    else:
+        ok = out.dtype == _F32 and all(d == _F32 for d in ins)
+    if not ok:
+        return None
     if name == "broadcast_in_dim":
         return "load" if _broadcast_modulus(eqn) is not None else None
-    if name in UNARY_OPS or name in BINARY_OPS:
+    if name in UNARY_OPS or name in BINARY_OPS or name in ("select_n", "convert_element_type", "not"):
         ok = all(v.aval.shape == out.shape or (isinstance(v, Literal) and v.aval.shape == ()) for v in eqn.inputs)
         return "op" if ok and math.prod(out.shape) > 0 else None
     return None
@@ -121,8 +139,10 @@ def compile_vm(program: Program) -> np.ndarray | None:
         return free.pop() if free else None
 
     for v in program.in_vars:  # inputs read directly by a fused op (no broadcast) are loaded on first use
-        if id(v) in out_slots:
-            return None  # an input passed straight through: nothing to fuse
+        if id(v) in out_slots or v.aval.dtype != _F32:
+            return None  # an input passed straight through, or a boolean in memory: not for this kernel
+    if any(v.aval.dtype != _F32 for v in program.outs):
+        return None  # booleans stay in registers
     for t, eqn in enumerate(program.eqns):
         operands = []
         for v in eqn.inputs:
@@ -159,6 +179,12 @@ def compile_vm(program: Program) -> np.ndarray | None:
             emit(LOAD, d, slot[id(eqn.inputs[0])], imm=_broadcast_modulus(eqn))
         elif name in UNARY_OPS:
             emit(UNARY_OPS[name], d, operands[0][0], imm=int(eqn.params.get("y", 0)))
+        elif name == "select_n":  # which ? case1 : case0
+            emit(SELECT, d, operands[1][0], operands[2][0], imm=operands[0][0])
+        elif name == "convert_element_type":
+            emit(CONVERT, d, operands[0][0])
+        elif name == "not":
+            emit(NOT, d, operands[0][0])
         else:
             emit(BINARY_OPS[name], d, operands[0][0], operands[1][0])
         o = eqn.out_vars[0]

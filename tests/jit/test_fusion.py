@@ -146,3 +146,20 @@ def test_interleaved_shapes_keep_dependencies_in_order(seed):
         defined.update(id(v) for v in e.out_vars)
     for g, w in zip(eval_program(fused, *consts, *args), eval_program(program, *consts, *args)):
         np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-5, atol=1e-5)
+
+
+def test_comparisons_and_selects_fuse_with_booleans_kept_inside(rng):
+    def f(v, x):
+        v = 0.9 * v + x
+        spike = (v > 1.0).astype(np.float32)
+        reset = gnp.where(v >= 1.0, 0.0, v)
+        flags = gnp.logical_not(v < -0.5)
+        return reset + spike * 0.5, gnp.where(flags, v, -v), (v == 0.25).astype(np.float32) - (v != v)
+
+    v, x = (rng.uniform(-1, 1.5, 40).astype(np.float32) for _ in range(2))
+    v[3] = 0.25 / 0.9 - x[3] / 0.9  # an exact hit for ==, up to rounding
+    program, consts, args = _trace(f, v, x)
+    fused = fuse(program, known_scalars(program, consts))
+    assert len(_fused_eqns(fused)) == 1 and len(fused.eqns) == 1
+    for g, w in zip(eval_program(fused, *consts, *args), eval_program(program, *consts, *args)):
+        np.testing.assert_array_equal(np.asarray(g), np.asarray(w))

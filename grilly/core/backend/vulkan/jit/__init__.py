@@ -66,7 +66,7 @@ def _record(program, args, backend):
     backend.rt = rec
     _RECORDING[0] += 1
     try:
-        outs = eval_program(fused, *ins)
+        outs = _eval_naming(fused, ins)
     except NeedsHost as e:
         return Eager(str(e))
     finally:
@@ -77,6 +77,24 @@ def _record(program, args, backend):
     outs = [o if isinstance(o, Array) else asarray_concrete(o) for o in outs]
     out_refs = [rec.ref(o._buf, len(rec.cmds)) for o in outs]
     return Replay(real, rec, in_pids, out_refs, [o.aval for o in outs])
+
+
+def _eval_naming(program, args) -> list:
+    """``eval_program``, naming the equation whose evaluation needed the host."""
+    from grilly.core.backend.vulkan.jit.recorder import NeedsHost
+    from grilly.core.program import Literal
+    from grilly.core.trace import bind
+
+    env = dict(zip(map(id, program.in_vars), args))
+    for eqn in program.eqns:
+        try:
+            outs = bind(eqn.prim, *[v.val if isinstance(v, Literal) else env[id(v)] for v in eqn.inputs],
+                        **eqn.params)
+        except NeedsHost as e:
+            raise NeedsHost(f"'{eqn.prim.name}': {e}") from None
+        for v, o in zip(eqn.out_vars, outs if eqn.prim.multiple_results else [outs]):
+            env[id(v)] = o
+    return [v.val if isinstance(v, Literal) else env[id(v)] for v in program.outs]
 
 
 def run(program, donated, args) -> list:

@@ -3,6 +3,7 @@
 // Code words come in pairs: (op | dst << 8 | a << 16 | b << 24, immediate). Slots 0..11 are buffer addresses
 // (inputs, then outputs); a load's immediate m != 0 reads element i % m (scalars, trailing-axis broadcasts).
 // The float functions are the ones the single-op kernels use (math.glsl), so fused and eager results agree.
+// Booleans live in registers as 0.0 / 1.0 (comparisons, select_n, conversion to float32); they never reach memory.
 #include "common.glsl"
 #include "math.glsl"
 layout(buffer_reference, scalar) buffer FBuf { float d[]; };
@@ -47,6 +48,15 @@ void main() {
             case 44u: z = max_(x, y); break;
             case 45u: z = min_(x, y); break;
             case 46u: z = pow_(x, y); break;
+            case 50u: z = float(x > y); break;
+            case 51u: z = float(x < y); break;
+            case 52u: z = float(x >= y); break;
+            case 53u: z = float(x <= y); break;
+            case 54u: z = float(x == y); break;
+            case 55u: z = float(!(x == y)); break;
+            case 56u: z = x; break;
+            case 57u: z = r[imm & 15u] != 0.0 ? y : x; break;
+            case 58u: z = 1.0 - x; break;
             default: z = F_NAN; break;
         }
         r[d & 15u] = z;
