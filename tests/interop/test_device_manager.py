@@ -42,7 +42,10 @@ def test_select_switches_backend_and_rejects_unknown_devices():
         assert dm.select("numpy").kind == "numpy"
         assert utils.tensor([1.0]).backend == "numpy"
         if grilly.VULKAN_AVAILABLE:
-            assert dm.select("vulkan").kind == "vulkan"
+            cur = dm.select("vulkan")
+            assert cur.kind == "vulkan" and cur.usable
+            assert dm.select(f"vulkan:{cur.index}") == cur == dm.select(cur.index)
+            assert dm.select(cur.name[:5]) == cur
             with pytest.raises(BackendError, match="no Vulkan device matches"):
                 dm.select("no-such-gpu-name")
         else:
