@@ -58,7 +58,7 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
 
     >>> import grilly, grilly.numpy as gnp
     >>> f = grilly.jit(lambda x: gnp.sin(x) ** 2 + gnp.cos(x) ** 2)
-    >>> f(gnp.arange(3.0)).tolist()
+    >>> [round(v, 5) for v in f(gnp.arange(3.0)).tolist()]
     [1.0, 1.0, 1.0]
     """
     if fun is None:
