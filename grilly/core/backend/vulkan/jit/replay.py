@@ -38,6 +38,8 @@ class _Donated:
     __slots__ = ()
 
     def __getattr__(self, name):
+        if name.startswith("__"):  # introspection (copy, pickle, doctest) sees a plain object
+            raise AttributeError(name)
         raise DonatedBufferError("this array was donated to a jitted function (donate_argnums) and its buffer "
                                  "now holds that call's output; use the output instead")
 
