@@ -102,6 +102,6 @@ def test_randn_is_seeded_and_standard_normal():
 
 def test_classic_checkpoint_names(tmp_path):
     params = {"w": gnp.arange(3.0), "b": [gnp.zeros(2)]}
-    utils.save_checkpoint(tmp_path / "ckpt.safetensors", params)
-    back = utils.load_checkpoint(tmp_path / "ckpt.safetensors", like=params)
+    utils.save_checkpoint(tmp_path / "ckpt.npz", params)
+    back = utils.load_checkpoint(tmp_path / "ckpt.npz", like=params)
     np.testing.assert_array_equal(np.asarray(back["w"]), [0, 1, 2])
