@@ -39,6 +39,10 @@ def default_device_budget() -> int:
     return 1 << 30
 
 
+def _augmented_width(d: int) -> int:
+    return -(-(d + 1) // 4) * 4  # d + 1 columns, padded to a multiple of 4 for aligned loads
+
+
 class IndexFlat:
     """Exact search over all stored vectors for ``metric`` "l2" (squared distances) or "ip" (inner products).
 
@@ -145,13 +149,54 @@ class IndexFlat:
         budget = self.device_budget_bytes if self.device_budget_bytes is not None else default_device_budget()
         return self._n * self.d * 4 <= budget
 
+    def _fused_l2(self) -> bool:
+        return self.method == "gemm" and self.metric == "l2"
+
+    def _host_rows(self, start: int, stop: int) -> np.ndarray:
+        """Database rows as the kernels consume them. For gemm L2 each row is augmented to ``[x, ||x||^2, 0..]``
+        so that one matrix product with ``[2q, -1, 0..]`` gives ``2 q.x - ||x||^2 = ||q||^2 - ||q - x||^2``: the
+        ranking score of a chunk with no elementwise pass over the (queries x rows) block."""
+        rows = self._data[start:stop]
+        if not self._fused_l2():
+            return rows
+        out = np.zeros((rows.shape[0], _augmented_width(self.d)), np.float32)
+        out[:, :self.d] = rows
+        out[:, self.d] = np.einsum("ij,ij->i", rows, rows)
+        return out
+
     def _chunk(self, start: int, resident: bool) -> Array:
         stop = min(start + self._chunk_rows(), self._n)
         if not resident:  # streamed: uploaded for this search only, freed when the merge no longer needs it
-            return gnp.asarray(self._data[start:stop])
+            return gnp.asarray(self._host_rows(start, stop))
         if start not in self._device_chunks:
-            self._device_chunks[start] = gnp.asarray(self._data[start:stop])
+            self._device_chunks[start] = gnp.asarray(self._host_rows(start, stop))
         return self._device_chunks[start]
+
+    def _queries(self, xq: np.ndarray) -> Array:
+        if not self._fused_l2():
+            return gnp.asarray(xq)
+        out = np.zeros((xq.shape[0], _augmented_width(self.d)), np.float32)
+        out[:, :self.d] = 2.0 * xq
+        out[:, self.d] = -1.0
+        return gnp.asarray(out)
+
+    def _chunk_scores(self, q: Array, xb: Array) -> Array:
+        """Per-chunk ranking scores, larger is better."""
+        if self._fused_l2():
+            return gnp.matmul(q, xb.T)
+        scores = pairwise_distances(q, xb, self.metric, self.method)
+        return -scores if self.metric == "l2" else scores
+
+    def _distances(self, xq: np.ndarray, scores):
+        """Ranking scores of the winners back to FAISS's D (NumPy or grilly arrays)."""
+        if self.metric == "ip":
+            return scores
+        if not self._fused_l2():
+            return -scores
+        qq = np.einsum("ij,ij->i", xq, xq)[:, None]
+        if isinstance(scores, np.ndarray):
+            return np.maximum(qq - scores, np.float32(0))
+        return gnp.maximum(gnp.asarray(qq) - scores, 0.0)
 
     def search(self, xq, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest stored vectors of each query row: ``(D, I)``, float32 and int64 arrays (nq, k)."""
@@ -168,9 +213,10 @@ class IndexFlat:
         qb = self.query_block or max(1, min(nq, self._block_elements() // self._chunk_rows()))
         resident = self._resident()
         for q0 in range(0, nq, qb):
-            scores, found = self._search_block(gnp.asarray(xq[q0:q0 + qb]), min(k, self._n), resident)
-            s = np.asarray(scores)
-            D[q0:q0 + qb, :s.shape[1]] = -s if self.metric == "l2" else s
+            block = xq[q0:q0 + qb]
+            scores, found = self._search_block(self._queries(block), min(k, self._n), resident)
+            s = self._distances(block, np.asarray(scores))
+            D[q0:q0 + qb, :s.shape[1]] = s
             ids[q0:q0 + qb, :s.shape[1]] = np.asarray(found)
         return D, ids
 
@@ -179,17 +225,16 @@ class IndexFlat:
         k = int(k)
         if not 0 < k <= self._n:
             raise ValueError(f"search_arrays: need 0 < k <= ntotal={self._n}, got k={k}")
-        scores, found = self._search_block(gnp.asarray(xq), k, self._resident())
-        return (-scores if self.metric == "l2" else scores), found
+        xq = self._as_rows(xq, "search_arrays")
+        scores, found = self._search_block(self._queries(xq), k, self._resident())
+        return self._distances(xq, scores), found
 
     def _search_block(self, q: Array, k: int, resident: bool) -> tuple[Array, Array]:
-        """Running top-k of the scores (-distance for L2, so larger is better) over all chunks."""
+        """Running top-k of the ranking scores (larger is better) over all chunks."""
         best = best_ids = None
         for start in range(0, self._n, self._chunk_rows()):
             xb = self._chunk(start, resident)
-            scores = pairwise_distances(q, xb, self.metric, self.method)
-            if self.metric == "l2":
-                scores = -scores
+            scores = self._chunk_scores(q, xb)
             s, i = grouped_top_k(scores, min(k, xb.shape[0]), self.top_k_group)
             i = i + start
             if best is not None:  # stable merge: every running id is lower than every id of this chunk

@@ -122,9 +122,10 @@ def test_duplicate_float_rows_tie_exactly(rng, metric):
         assert (D[0] == D[0, 0]).all()
 
 
-def test_float_data_matches_brute_force(rng):
+@pytest.mark.parametrize("method", ["direct", "gemm"])
+def test_float_data_matches_brute_force(rng, method):
     xb, xq = rng.normal(size=(200, 12)).astype(np.float32), rng.normal(size=(6, 12)).astype(np.float32)
-    index = IndexFlatL2(12)
+    index = IndexFlatL2(12, method=method, chunk_rows=64)
     index.add(xb)
     D, ids = index.search(xq, 8)
     D_ref, ids_ref = brute_force(xq, xb, 8)
@@ -177,12 +178,15 @@ def test_remove_ids_reset_and_reconstruct(rng):
     assert index.ntotal == 0 and (index.search(xb[:1], 2)[1] == -1).all()
 
 
-def test_search_arrays_and_input_checks(rng):
+@pytest.mark.parametrize("method", ["direct", "gemm"])
+def test_search_arrays_and_input_checks(rng, method):
     xb = integer_data(rng, 30, 4)
-    index = IndexFlatL2(4)
+    index = IndexFlatL2(4, method=method)
     index.add(xb)
-    D, ids = index.search_arrays(xb[:3], 2)
-    np.testing.assert_array_equal(np.asarray(ids), brute_force(xb[:3], xb, 2)[1])
+    D, ids = index.search_arrays(xb[:3] + 0.5, 2)
+    D_ref, ids_ref = brute_force(xb[:3] + 0.5, xb, 2)
+    np.testing.assert_array_equal(np.asarray(ids), ids_ref)
+    np.testing.assert_array_equal(np.asarray(D), D_ref)
     with pytest.raises(ValueError):
         index.add(np.zeros((2, 5), np.float32))
     with pytest.raises(ValueError):
