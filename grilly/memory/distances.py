@@ -136,27 +136,31 @@ def smallest_k(scores, k: int) -> tuple[Array, Array]:
     return -neg, idx
 
 
-def grouped_top_k(scores, k: int, group: int = 4096) -> tuple[Array, Array]:
-    """``lax.top_k`` along the last axis of (rows, n) scores in two stages, for long rows: the top-k of each run of
-    ``group`` columns, then the top-k of those candidates. Exact, with the same tie order as one top-k (candidates
-    are laid out group by group, each group's in index order, so equal scores still come out lowest index first).
+def grouped_top_k(scores, k: int, group: int = 256) -> tuple[Array, Array]:
+    """``lax.top_k`` along the last axis of (rows, n) scores, by rounds of selection over short groups.
+
+    Each round takes the top-k of every run of ``group`` columns and keeps only those candidates (a fraction
+    ``k / group`` of the row), until one top-k over the remaining candidates finishes. Short rows sort entirely in
+    a GPU workgroup's shared memory, so long rows cost a few cheap passes instead of one long sort. Exact, with the
+    same tie order as one top-k: candidates stay laid out group by group, each group's in index order, so equal
+    scores still come out lowest index first (the -inf padding of the last group sits after every real column).
 
     >>> import grilly.numpy as gnp
-    >>> v, i = grouped_top_k(gnp.asarray([[1.0, 5.0, 5.0, 0.0, 5.0, 2.0, 7.0]]), 3, group=2)
+    >>> v, i = grouped_top_k(gnp.asarray([[1.0, 5.0, 5.0, 0.0, 5.0, 2.0, 7.0, 5.0, 3.0]]), 3, group=4)
     >>> v.tolist(), i.tolist()
     ([[7.0, 5.0, 5.0]], [[6, 1, 2]])
     """
     scores = gnp.asarray(scores)
     rows, n = scores.shape
-    if n <= group or k > group:
+    if n <= group or 2 * k > group:  # nothing to gain: a round must at least halve the row
         return lax.top_k(scores, k)
     groups = -(-n // group)
-    if groups * group != n:  # padding sits after every real column, so it loses all ties against them
+    if groups * group != n:
         scores = gnp.pad(scores, ((0, 0), (0, groups * group - n)), constant_values=-gnp.inf)
     vals, idx = lax.top_k(gnp.reshape(scores, (rows, groups, group)), k)
-    idx = idx + gnp.arange(0, groups * group, group, dtype=idx.dtype)[:, None]
-    vals, pos = lax.top_k(gnp.reshape(vals, (rows, groups * k)), k)
-    return vals, gnp.take_along_axis(gnp.reshape(idx, (rows, groups * k)), pos, axis=1)
+    idx = gnp.reshape(idx + gnp.arange(0, groups * group, group, dtype=idx.dtype)[:, None], (rows, groups * k))
+    vals, pos = grouped_top_k(gnp.reshape(vals, (rows, groups * k)), k, group)
+    return vals, gnp.take_along_axis(idx, pos, axis=1)
 
 
 def knn(queries, database, k: int, metric: str = "l2", method: str = "direct") -> tuple[Array, Array]:

@@ -54,7 +54,7 @@ class IndexFlat:
       chunk_rows: database rows per dispatch (default: sized so one score block stays bounded).
       query_block: queries per dispatch (default: all, unless the block would be too large).
       device_budget_bytes: databases up to this size stay cached on the device; larger ones are streamed.
-      top_k_group: a chunk's top-k runs in two stages over groups of this many columns (see
+      top_k_group: a chunk's top-k runs in rounds over groups of this many columns (see
         :func:`grilly.memory.distances.grouped_top_k`), which keeps each selection row short.
 
     >>> import numpy as np
@@ -66,7 +66,7 @@ class IndexFlat:
     """
 
     def __init__(self, d: int, metric: str = "l2", method: str = "direct", chunk_rows: int | None = None,
-                 query_block: int | None = None, device_budget_bytes: int | None = None, top_k_group: int = 4096):
+                 query_block: int | None = None, device_budget_bytes: int | None = None, top_k_group: int = 256):
         if metric not in ("l2", "ip"):
             raise ValueError(f"IndexFlat: metric must be 'l2' or 'ip', got {metric!r}")
         if method not in ("direct", "gemm"):
