@@ -51,6 +51,8 @@ class PhysicalInfo:
 
 def _debug_callback(severity, types, data, user):
     msg = data.pMessage if hasattr(data, "pMessage") else str(data)
+    if isinstance(msg, ffi.CData):  # the raw binding hands over a char*
+        msg = ffi.string(msg)
     if isinstance(msg, bytes):
         msg = msg.decode("utf-8", "replace")
     _messages.append(str(msg))
@@ -126,7 +128,25 @@ def _features(pdev) -> dict:
         "hostQueryReset": bool(f12.hostQueryReset),
         "shaderBufferInt64Atomics": bool(f12.shaderBufferInt64Atomics),
         "cooperativeMatrix": _has_coopmat(pdev),
+        "pushDescriptor": _has_extension(pdev, PUSH_DESCRIPTOR_EXT),
     }
+
+
+PUSH_DESCRIPTOR_EXT = "VK_KHR_push_descriptor"
+
+
+def _has_extension(pdev, ext: str) -> bool:
+    try:
+        names = {e.extensionName for e in vk.vkEnumerateDeviceExtensionProperties(pdev, None)}
+    except Exception:
+        return False
+    return ext in {n if isinstance(n, str) else ffi.string(n).decode() for n in names}
+
+
+def use_descriptors(info: PhysicalInfo) -> bool:
+    """Kernels take storage-buffer descriptors (pushed) instead of buffer device addresses: on devices without
+    bufferDeviceAddress, or everywhere with ``GRILLY_VK_DESCRIPTORS=1``."""
+    return not info.features.get("bufferDeviceAddress") or _env_flag("GRILLY_VK_DESCRIPTORS")
 
 
 COOPMAT_EXT = "VK_KHR_cooperative_matrix"
@@ -149,7 +169,6 @@ def _has_coopmat(pdev) -> bool:
 
 
 REQUIRED = (
-    "bufferDeviceAddress",
     "timelineSemaphore",
     "storageBuffer8BitAccess",
     "storageBuffer16BitAccess",
@@ -170,7 +189,10 @@ def list_devices(instance) -> list[PhysicalInfo]:
 
 
 def usable(info: PhysicalInfo) -> bool:
-    return info.api >= vk.VK_MAKE_VERSION(1, 2, 0) and all(info.features.get(k) for k in REQUIRED)
+    """Vulkan 1.2, the required features, and buffer device addresses or push descriptors for the operands."""
+    f = info.features
+    return (info.api >= vk.VK_MAKE_VERSION(1, 2, 0) and all(f.get(k) for k in REQUIRED)
+            and bool(f.get("bufferDeviceAddress") or f.get("pushDescriptor")))
 
 
 def select(devices: list[PhysicalInfo]) -> PhysicalInfo | None:
@@ -192,7 +214,7 @@ def _compute_queue_family(pdev) -> int:
     raise BackendError("the selected Vulkan device has no compute queue")
 
 
-def create_device(info: PhysicalInfo):
+def create_device(info: PhysicalInfo, descriptors: bool = False):
     """The logical device with the features grilly's shaders use; returns (device, queue, family)."""
     fam = _compute_queue_family(info.handle)
     f = info.features
@@ -200,7 +222,7 @@ def create_device(info: PhysicalInfo):
         "VkPhysicalDeviceVulkan12Features*",
         {
             "sType": vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
-            "bufferDeviceAddress": 1,
+            "bufferDeviceAddress": int(not descriptors),
             "timelineSemaphore": 1,
             "storageBuffer8BitAccess": 1,
             "shaderInt8": 1,
@@ -241,6 +263,8 @@ def create_device(info: PhysicalInfo):
                       "cooperativeMatrix": 1})
         f12.pNext = cm
         exts = [ffi.new("char[]", COOPMAT_EXT.encode())]
+    if descriptors:
+        exts.append(ffi.new("char[]", PUSH_DESCRIPTOR_EXT.encode()))
     ext_names = ffi.new("char*[]", exts) if exts else ffi.NULL
     dinfo = ffi.new(
         "VkDeviceCreateInfo*",

@@ -106,7 +106,7 @@ def run(program, donated, args) -> list:
         return eval_program(_fused_program(program, ()), *args)
     if not getattr(backend.rt, "bda", True):  # descriptor-mode devices: the jit kernels need device addresses
         return eval_program(program, *args)
-    key = tuple([id(a._buf) for a in args[:nc]]) if nc else ()
+    key = (id(backend), *[id(a._buf) for a in args[:nc]])  # one recording per device (and constants)
     table = _entries.get(program)
     if table is None:
         table = _entries[program] = {}

@@ -40,21 +40,20 @@ def ensure_modules(rt) -> None:
         pipes.modules[key] = pm[0]
 
 
-def _code_buffer(program):
-    """The interpreter code of a fused group, uploaded once and kept on the sub-program."""
-    hit = program.__dict__.get("_vm_code")
+def _code_buffer(program, rt):
+    """The interpreter code of a fused group, uploaded once per device and kept on the sub-program."""
+    per_device = program.__dict__.setdefault("_vm_code", {})
+    hit = per_device.get(id(rt))
     if hit is None:
-        from grilly.core.backend.vulkan.runtime import get_runtime
-
         code = compile_vm(program)
-        hit = program._vm_code = (get_runtime().upload(code), len(code))
+        hit = per_device[id(rt)] = (rt.upload(code), len(code))
     return hit
 
 
 def fused_impl_vk(rt, bufs, out_avals, *, program):
     """One dispatch of the interpreter over the output's elements."""
     ensure_modules(rt)
-    code, ncode = _code_buffer(program)
+    code, ncode = _code_buffer(program, getattr(rt, "rt", rt))  # a recorder wraps the real runtime
     outs = [rt.empty(a) for a in out_avals]
     n = size(out_avals[0])
     addrs = [b.addr for b in bufs] + [o.addr for o in outs]

@@ -25,7 +25,7 @@ from grilly.core.errors import GrillyError
 
 MAX_INSTANCES = 3
 _pools: dict[int, object] = {}
-_graveyard: list[tuple] = []  # (timeline value, objects to keep until the GPU reaches it, command buffers)
+_graveyard: list[tuple] = []  # (runtime, timeline value, objects to keep until the GPU reaches it, command buffers)
 
 
 class DonatedBufferError(GrillyError):
@@ -59,11 +59,12 @@ def _command_pool(rt):
 
 
 def _bury(rt) -> None:
+    """Free the command buffers of dead recordings of ``rt``'s device once the GPU is past them."""
     done = rt.stream.poll()
-    for v, _, cmds in _graveyard:
-        if v <= done and cmds:
+    for owner, v, _, cmds in _graveyard:
+        if owner is rt and v <= done and cmds:
             lib.vkFreeCommandBuffers(rt.device, _command_pool(rt), len(cmds), ffi.new("VkCommandBuffer[]", cmds))
-    _graveyard[:] = [g for g in _graveyard if g[0] > done]
+    _graveyard[:] = [g for g in _graveyard if g[0] is not rt or g[1] > done]
 
 
 class _Instance:
@@ -96,6 +97,7 @@ class Replay:
         self.out_avals = out_avals
         self.out_sizes = [int(np.prod(a.shape, dtype=np.int64)) * a.dtype.itemsize for a in out_avals]
         self.instances: list[_Instance] = []
+        self._donation_pairs: dict[tuple, list] = {}
         self.n_dispatches = sum(1 for c in self.cmds if c[0] == "dispatch")
         ensure_modules(rt)
         self.copy_pipeline = rt.pipelines.get("jit_copy_table", (256,))
@@ -191,28 +193,35 @@ class Replay:
     def _donations(self, args, nconsts, donated, outs) -> list:
         """Outputs reuse the buffers of donated arguments of the same size, when nothing else holds them (no
         other array, no reshaped view, not passed twice); returns the arrays that gave their buffers."""
-        gifts, seen = [], {}
-        for a in args:
-            seen[id(a)] = seen.get(id(a), 0) + 1
-        for i in donated:
-            if i < nconsts or i >= len(args):
-                continue
+        pairs = self._donation_pairs.get(donated)
+        if pairs is None:  # which output each donated argument would feed: fixed by the sizes
+            pairs, free = [], set(range(len(self.out_avals)))
+            for i in donated:
+                j = next((j for j in sorted(free) if i >= nconsts and i < len(args)
+                          and self.out_sizes[j] == self.in_sizes[i - nconsts]), None)
+                if j is not None:
+                    free.discard(j)
+                    pairs.append((i, j))
+            self._donation_pairs[donated] = pairs
+        gifts = []
+        once = len({id(a) for a in args[nconsts:]}) == len(args) - nconsts
+        for i, j in pairs:
             a = args[i]
             b = a._buf
-            if not _sole_owner(b) or b.base is not None or b.block is None or seen[id(a)] > 1:
+            if not _sole_owner(b) or b.base is not None or b.block is None:
                 continue
-            for j, av in enumerate(self.out_avals):
-                if outs[j] is None and self.out_sizes[j] == b.nbytes:
-                    b.host, b.dtype, b.shape = None, av.dtype, av.shape
-                    outs[j] = b
-                    gifts.append(a)
-                    break
+            if not once and sum(1 for x in args if x is a) > 1:
+                continue
+            av = self.out_avals[j]
+            b.host, b.dtype, b.shape = None, av.dtype, av.shape
+            outs[j] = b
+            gifts.append(a)
         return gifts
 
     def __del__(self):
         try:
             last = max([i.value for i in self.instances], default=0)
-            _graveyard.append((last, [self.arena, self.keep, [i.table for i in self.instances]],
+            _graveyard.append((self.rt, last, [self.arena, self.keep, [i.table for i in self.instances]],
                                [i.cmd for i in self.instances]))
             _bury(self.rt)
         except Exception:  # interpreter shutdown
