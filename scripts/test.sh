@@ -16,8 +16,10 @@ if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || ! ls /usr/share
 fi
 
 python -m pip install -q -e ".[dev]"
-if [ -f scripts/test-extras.txt ]; then
+if [ -f scripts/test-extras.txt ] && [ "${GRILLY_SKIP_EXTRAS:-0}" != 1 ]; then
   python -m pip install -q -r scripts/test-extras.txt
+  # SpikingJelly's own requirements pull torchvision/torchaudio builds that do not load beside CPU torch
+  python -m pip install -q --no-deps spikingjelly loguru
 fi
 
 python scripts/compile_shaders.py --check
