@@ -17,7 +17,7 @@ import numpy as np
 
 import grilly
 import grilly.numpy as gnp
-from grilly import tree
+import grilly.optim as optim
 from grilly.memory.capsule import CapsuleConfig, CapsuleTransformer
 
 
@@ -44,24 +44,19 @@ def loss_fn(model, context, query, target, place):
     return -gnp.mean(gnp.take_along_axis(logp, target[:, None], axis=1))
 
 
-def make_step(config: CapsuleConfig, lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8):
-    """One jitted Adam step on the recall loss: ``step(params, m, v, scale, *batch) -> (loss, params, m, v)``."""
+def make_step(config: CapsuleConfig, optimizer):
+    """One jitted optimizer step on the recall loss: ``step(params, opt_state, *batch) -> (loss, params, state)``."""
 
     def loss_of_params(params, *batch):
         return loss_fn(CapsuleTransformer(config, params), *batch)
 
     @grilly.jit
-    def step(params, m, v, scale, context, query, target, place):
-        loss, g = grilly.value_and_grad(loss_of_params)(params, context, query, target, place)
-        m = tree.map(lambda m_, g_: b1 * m_ + (1 - b1) * g_, m, g)
-        v = tree.map(lambda v_, g_: b2 * v_ + (1 - b2) * g_ * g_, v, g)
-        params = tree.map(lambda p, m_, v_: p - scale * m_ / (gnp.sqrt(v_) + eps), params, m, v)
-        return loss, params, m, v
+    def step(params, opt_state, context, query, target, place):
+        loss, grads = grilly.value_and_grad(loss_of_params)(params, context, query, target, place)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return loss, optim.apply_updates(params, updates), opt_state
 
-    def scale_at(t: int):
-        return gnp.asarray(lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t), gnp.float32)
-
-    return step, scale_at
+    return step
 
 
 def accuracy(model, batch) -> float:
@@ -70,21 +65,22 @@ def accuracy(model, batch) -> float:
     return float((pred == target).mean())
 
 
-def train(steps: int = 300, batch: int = 32, n_pairs: int = 4, n_keys: int = 8, n_values: int = 8,
+def train(steps: int = 200, batch: int = 32, n_pairs: int = 4, n_keys: int = 8, n_values: int = 8,
           lr: float = 3e-3, seed: int = 0, test_size: int = 256, verbose: bool = True) -> dict:
     rng = np.random.default_rng(seed)
     config = CapsuleConfig(vocab_size=n_keys + n_values, d_model=32, n_heads=2, n_layers=1, d_ff=64, d_capsule=32,
                            memory_slots=2 * n_pairs, seed=seed)
     model = CapsuleTransformer(config)
-    step_fn, scale_at = make_step(config, lr)
+    optimizer = optim.adam(lr)
+    step_fn = make_step(config, optimizer)
     params = model.params
-    m = v = tree.map(gnp.zeros_like, params)
+    opt_state = optimizer.init(params)
     test = make_batch(np.random.default_rng(seed + 1), test_size, n_pairs, n_keys, n_values)
     start = time.perf_counter()
     before = accuracy(model, test)
     for step in range(steps):
         batch_arrays = [gnp.asarray(a) for a in make_batch(rng, batch, n_pairs, n_keys, n_values)]
-        loss, params, m, v = step_fn(params, m, v, scale_at(step + 1), *batch_arrays)
+        loss, params, opt_state = step_fn(params, opt_state, *batch_arrays)
         if verbose and (step + 1) % 50 == 0:
             print(f"step {step + 1:4d}  loss {float(loss):.3f}")
     model = CapsuleTransformer(config, params)
@@ -100,7 +96,7 @@ def train(steps: int = 300, batch: int = 32, n_pairs: int = 4, n_keys: int = 8, 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     train(args.steps, seed=args.seed)

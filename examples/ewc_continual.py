@@ -17,6 +17,7 @@ import numpy as np
 
 import grilly
 import grilly.numpy as gnp
+import grilly.optim as optim
 import grilly.random as gr
 from grilly import tree
 from grilly.learning import EWCState, fisher_diagonal
@@ -70,24 +71,20 @@ def accuracy(params, task) -> float:
 
 def train(params, task, steps: int, lr: float, ewc: EWCState | None = None):
     """Full-batch Adam (a stiff EWC penalty does not make it diverge, as it can plain gradient descent)."""
-    b1, b2 = 0.9, 0.999
+    optimizer = optim.adam(lr)
 
     def loss(p, x, y):
         out = nll(p, x, y)
         return out if ewc is None else out + ewc.penalty(p)
 
     @grilly.jit
-    def step(p, m, v, scale, x, y):
-        g = grilly.grad(loss)(p, x, y)
-        m = tree.map(lambda m_, g_: b1 * m_ + (1 - b1) * g_, m, g)
-        v = tree.map(lambda v_, g_: b2 * v_ + (1 - b2) * g_ * g_, v, g)
-        p = tree.map(lambda p_, m_, v_: p_ - scale * m_ / (gnp.sqrt(v_) + 1e-8), p, m, v)
-        return p, m, v
+    def step(p, state, x, y):
+        updates, state = optimizer.update(grilly.grad(loss)(p, x, y), state, p)
+        return optim.apply_updates(p, updates), state
 
-    m = v = tree.map(gnp.zeros_like, params)
-    for t in range(1, steps + 1):
-        scale = gnp.asarray(lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t), gnp.float32)
-        params, m, v = step(params, m, v, scale, *task)
+    state = optimizer.init(params)
+    for _ in range(steps):
+        params, state = step(params, state, *task)
     return params
 
 

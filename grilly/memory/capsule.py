@@ -35,12 +35,13 @@ import math
 
 import numpy as np
 
+import grilly.functional as F
 import grilly.numpy as gnp
 import grilly.random as gr
 from grilly import tree
 from grilly.core.array import Array
 from grilly.memory.cells import place_cell_centers, place_cells, time_cells
-from grilly.memory.kv import NEG_LARGE, softmax
+from grilly.memory.kv import NEG_LARGE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,21 +77,14 @@ tree.register_node(CapsuleMemory, lambda m: ((m.keys, m.values, m.valid), (m.poi
                    lambda aux, ch: CapsuleMemory(*ch, *aux))
 
 
-def layer_norm(x, gain, bias, eps: float = 1e-5) -> Array:
-    """``(x - mean) / sqrt(var + eps) * gain + bias`` over the last axis."""
-    mean = gnp.mean(x, axis=-1, keepdims=True)
-    c = x - mean
-    return c / gnp.sqrt(gnp.mean(c * c, axis=-1, keepdims=True) + eps) * gain + bias
-
-
-def gelu(x) -> Array:
-    """The tanh approximation of GELU."""
-    return 0.5 * x * (1.0 + gnp.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))
+def layer_norm(x, params: dict) -> Array:
+    """Layer norm over the last axis with gain ``params["g"]`` and bias ``params["b"]``."""
+    return F.layer_norm(x, weight=params["g"], bias=params["b"])
 
 
 def _attend(q, k, v, mask) -> Array:
     scores = gnp.matmul(q, gnp.swapaxes(k, -1, -2)) / math.sqrt(q.shape[-1])
-    return gnp.matmul(softmax(gnp.where(mask, scores, NEG_LARGE)), v)
+    return gnp.matmul(F.softmax(gnp.where(mask, scores, NEG_LARGE)), v)
 
 
 class CapsuleTransformer:
@@ -172,12 +166,12 @@ class CapsuleTransformer:
         h = gnp.take(p["embed"], tokens, axis=0) + gnp.matmul(tau, p["time"])
         has_memory = memory.pointer > 0 or memory.clock > 0
         for lp in p["layers"]:
-            h = h + self._self_attention(lp, layer_norm(h, lp["ln_attn"]["g"], lp["ln_attn"]["b"]))
+            h = h + self._self_attention(lp, layer_norm(h, lp["ln_attn"]))
             if has_memory:
-                h = h + self._memory_read(lp, layer_norm(h, lp["ln_mem"]["g"], lp["ln_mem"]["b"]), memory, place_key)
-            hf = layer_norm(h, lp["ln_ff"]["g"], lp["ln_ff"]["b"])
-            h = h + gnp.matmul(gelu(gnp.matmul(hf, lp["w1"]) + lp["b1"]), lp["w2"]) + lp["b2"]
-        logits = gnp.matmul(layer_norm(h, p["ln_out"]["g"], p["ln_out"]["b"]), p["out"])
+                h = h + self._memory_read(lp, layer_norm(h, lp["ln_mem"]), memory, place_key)
+            hf = layer_norm(h, lp["ln_ff"])
+            h = h + gnp.matmul(F.gelu(gnp.matmul(hf, lp["w1"]) + lp["b1"], approximate=True), lp["w2"]) + lp["b2"]
+        logits = gnp.matmul(layer_norm(h, p["ln_out"]), p["out"])
         if write and t > 1:
             memory = self.write(memory, h, tau, place_key)
         else:
@@ -187,7 +181,7 @@ class CapsuleTransformer:
     def write(self, memory: CapsuleMemory, h, tau, place_key) -> CapsuleMemory:
         """Store capsules ``(k_t, v_t)`` binding token t to token t+1, t = 1 .. T-1 (ring order)."""
         p, cfg = self.params, self.config
-        hw = layer_norm(h, p["ln_write"]["g"], p["ln_write"]["b"])
+        hw = layer_norm(h, p["ln_write"])
         t = h.shape[1]
         keys = gnp.matmul(hw[:, :-1], p["cap_key"]) + place_key[:, None, :] + gnp.matmul(tau[:-1], p["time_key"])
         values = gnp.matmul(hw[:, 1:], p["cap_value"])
