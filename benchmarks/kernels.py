@@ -183,6 +183,37 @@ def sweep(timer):
                 print(f"  coop sweep {n}^3 {spec}: failed ({type(e).__name__}: {str(e)[:100]})", flush=True)
 
 
+def sweep_attention(timer):
+    """Invocations per row of the portable flash kernels (fp32, S=4096): forward and forward+backward."""
+    import grilly.numpy as gnp
+    from grilly.core.backend.vulkan.kernels import attention as KA
+    from grilly.lax.attention import flash_attention_bwd_p, flash_attention_p
+
+    fwd0, bwd0 = dict(KA.FWD_LANES), dict(KA.BWD_LANES)
+    B, H, S = 4, 16, 4096
+    for D in (64, 128):
+        rng = np.random.default_rng(0)
+        q, k, v, do = (gnp.asarray(rng.standard_normal((B, S, H, D)).astype(np.float32)) for _ in range(4))
+        kw = dict(causal=False, scale=1 / np.sqrt(D), has_mask=False)
+        for ln in (4, 2, 1):
+            KA.FWD_LANES.clear()
+            KA.FWD_LANES[D] = ln
+            ms = timer.ms(lambda q=q, k=k, v=v, kw=kw: flash_attention_p.bind(q, k, v, **kw), 1, samples=3)
+            print(f"  attention sweep fp32 D{D} fwd lanes={ln}: {ms:.3f} ms "
+                  f"{4 * B * H * S * S * D / ms / 1e9:.1f} TFLOP/s", flush=True)
+        o, lse = flash_attention_p.bind(q, k, v, **kw)
+        for ln in (4, 2) if D == 64 else (4,):
+            KA.BWD_LANES.clear()
+            KA.BWD_LANES[D] = ln
+            ms = timer.ms(lambda q=q, k=k, v=v, kw=kw, o=o, lse=lse, do=do: flash_attention_bwd_p.bind(
+                q, k, v, o, lse, do, **kw), 1, samples=3)
+            print(f"  attention sweep fp32 D{D} bwd lanes={ln}: {ms:.3f} ms", flush=True)
+        KA.FWD_LANES.clear()
+        KA.FWD_LANES.update(fwd0)
+        KA.BWD_LANES.clear()
+        KA.BWD_LANES.update(bwd0)
+
+
 # ---- the suite -------------------------------------------------------------------------------------------------
 
 def gemm(timer, quick, only):
@@ -318,6 +349,7 @@ def main() -> int:
     timer = VkTimer()
     if args.sweep:
         sweep(timer)
+        sweep_attention(timer)
     if args.no_suite:
         return 0
     gemm(timer, args.quick, args.only)

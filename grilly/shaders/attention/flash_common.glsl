@@ -1,8 +1,9 @@
-// Shared by the flash-attention kernels. Layout (batch, seq, heads, head_dim), contiguous. Four invocations
-// (lanes) share one row of Q (or K): lane l holds the vec4 chunks t4 * LANES + l of the padded head dim DP, so a
-// row's four lanes read consecutive shared-memory words. Dot products are reduced across the lanes with two
-// subgroup shuffles. Spec constants: 0 workgroup size (= BR * LANES), 1 BR rows per workgroup, 2 BC rows per
-// shared tile, 3 DP4 = padded head dim / 4 (a multiple of LANES).
+// Shared by the flash-attention kernels. Layout (batch, seq, heads, head_dim), contiguous. LANES invocations share
+// one row of Q (or K): lane l holds the vec4 chunks t4 * LANES + l of the padded head dim DP, so a row's lanes
+// read consecutive shared-memory words; dot products are reduced across them with subgroup shuffles. Fewer lanes
+// per row hold more of it in registers and read each shared K/V vector for more rows. Spec constants: 0
+// workgroup size (= BR * LANES), 1 BR rows per workgroup, 2 BC rows per shared tile, 3 DP4 = padded head dim / 4
+// (a multiple of LANES), 4 LANES (1, 2 or 4).
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #define WG 1
@@ -11,7 +12,7 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint BR = 64;
 layout(constant_id = 2) const uint BC = 32;
 layout(constant_id = 3) const uint DP4 = 16;
-const uint LANES = 4u;
+layout(constant_id = 4) const uint LANES = 4;
 const uint NT4 = DP4 / LANES;  // vec4 chunks per lane
 const float LOG2E = 1.4426950408889634;
 const float LN2 = 0.6931471805599453;
@@ -22,8 +23,8 @@ layout(buffer_reference, scalar) readonly buffer MBuf { uint8_t d[]; };
 
 float lane_sum(vec4 a) {
     float x = (a.x + a.y) + (a.z + a.w);
-    x += subgroupShuffleXor(x, 1u);
-    x += subgroupShuffleXor(x, 2u);
+    if (LANES > 1u) x += subgroupShuffleXor(x, 1u);
+    if (LANES > 2u) x += subgroupShuffleXor(x, 2u);
     return x;
 }
 

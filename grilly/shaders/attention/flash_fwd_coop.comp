@@ -17,6 +17,7 @@ layout(local_size_x = 128) in;
 const uint T = 16u, NW = 4u, BR = 64u;
 const uint SK = (HD + 8u) / 8u;      // row stride of the K / V / Q tiles, in 16-byte vectors
 const uint SP = BC + 8u;             // row stride of P, in halves
+const uint SS = BC + 4u;             // row stride of S, in floats (padded against bank conflicts)
 const uint ND = HD / T, NC = BC / T; // 16-wide chunks of the head dim and of the key tile
 const float LOG2E = 1.4426950408889634, LN2 = 0.6931471805599453;
 layout(buffer_reference, scalar) readonly buffer InV { uvec4 d[]; };
@@ -28,9 +29,8 @@ layout(push_constant, scalar) uniform PC {
     uint B; uint H; uint Sq; uint Sk; uint D; uint causal; float scale; uint smb; uint smh; uint has_mask;
 } pc;
 shared uvec4 KVs[2u * BC * SK];          // K tile then V tile (the Q tile at the start)
-shared float Ss[NW * T * BC];            // per subgroup: scores of 16 rows
+shared float Ss[NW * T * SS];            // per subgroup: scores of 16 rows, then 16 x 16 chunks of P V
 shared float16_t Ps[NW * T * SP];        // per subgroup: probabilities, float16
-shared float Cs[NW * T * T];             // per subgroup: one 16 x 16 chunk of P V
 shared float Al[NW * T];                 // per subgroup: the rescale factor of each row
 
 // Rows [r0, r0 + n) of head h of a (B, S, H, HD) float16 array into KVs at vector offset `base`, zero-filled,
@@ -79,31 +79,36 @@ void main() {
                 coopMatLoad(kb, KVs, (j * T) * SK + d * 2u, SK, gl_CooperativeMatrixLayoutColumnMajor);
                 s = coopMatMulAdd(qa[d], kb, s);
             }
-            coopMatStore(s, Ss, w * T * BC + j * T, BC, gl_CooperativeMatrixLayoutRowMajor);
+            coopMatStore(s, Ss, w * T * SS + j * T, SS, gl_CooperativeMatrixLayoutRowMajor);
         }
         subgroupMemoryBarrierShared();
         subgroupBarrier();
-        // Online softmax of this row's half of the tile.
+        // Online softmax of this row's half of the tile (columns 2 c + shalf), the values kept in registers. A
+        // tile that every query of the subgroup sees whole skips the visibility tests.
         const uint HALF = BC / 2u;
+        bool whole = pc.has_mask == 0u && k0 + BC <= pc.Sk && qw + T <= pc.Sq && (pc.causal == 0u || k0 + BC <= qw + 1u);
+        float xs[HALF];
         float tmax = -F_INF;
-        for (uint c = 0u; c < HALF; ++c) {
-            uint col = shalf * HALF + c, key = k0 + col;
-            bool vis = key < pc.Sk && sq < pc.Sq && (pc.causal == 0u || key <= sq) &&
-                       (pc.has_mask == 0u || pc.mask.d[b * pc.smb + h * pc.smh + sq * pc.Sk + key] != uint8_t(0));
-            float x = vis ? Ss[w * T * BC + srow * BC + col] : -F_INF;
-            Ss[w * T * BC + srow * BC + col] = x;
+        [[unroll]] for (uint c = 0u; c < HALF; ++c) {
+            uint col = 2u * c + shalf, key = k0 + col;
+            float x = Ss[w * T * SS + srow * SS + col];
+            if (!whole) {
+                bool vis = key < pc.Sk && sq < pc.Sq && (pc.causal == 0u || key <= sq) &&
+                           (pc.has_mask == 0u || pc.mask.d[b * pc.smb + h * pc.smh + sq * pc.Sk + key] != uint8_t(0));
+                x = vis ? x : -F_INF;
+            }
+            xs[c] = x;
             tmax = max(tmax, x);
         }
         tmax = max(tmax, subgroupShuffleXor(tmax, 1u));
         float mn = max(m, tmax);
         float alpha = mn == -F_INF ? 1.0 : exp2(m - mn);
+        float mref = mn == -F_INF ? 0.0 : mn;  // exp2(-inf - 0) = 0 for masked entries
         float sum = 0.0;
-        for (uint c = 0u; c < HALF; ++c) {
-            uint col = shalf * HALF + c;
-            float x = Ss[w * T * BC + srow * BC + col];
-            float p = x == -F_INF ? 0.0 : exp2(x - mn);
+        [[unroll]] for (uint c = 0u; c < HALF; ++c) {
+            float p = exp2(xs[c] - mref);
             sum += p;
-            Ps[w * T * SP + srow * SP + col] = float16_t(p);
+            Ps[w * T * SP + srow * SP + 2u * c + shalf] = float16_t(p);
         }
         sum += subgroupShuffleXor(sum, 1u);
         l = l * alpha + sum;
@@ -125,10 +130,10 @@ void main() {
                 coopMatLoad(vb, KVs, BC * SK + (c * T) * SK + d * 2u, SK, gl_CooperativeMatrixLayoutRowMajor);
                 pv = coopMatMulAdd(pa[c], vb, pv);
             }
-            coopMatStore(pv, Cs, w * T * T, T, gl_CooperativeMatrixLayoutRowMajor);
+            coopMatStore(pv, Ss, w * T * SS, T, gl_CooperativeMatrixLayoutRowMajor);
             subgroupMemoryBarrierShared();
             subgroupBarrier();
-            [[unroll]] for (uint i = 0u; i < 8u; ++i) o[d][i] = o[d][i] * al[i] + Cs[w * T * T + lane + 32u * i];
+            [[unroll]] for (uint i = 0u; i < 8u; ++i) o[d][i] = o[d][i] * al[i] + Ss[w * T * SS + lane + 32u * i];
             subgroupBarrier();
         }
     }

@@ -1,6 +1,6 @@
 """Flash attention (forward; backward as delta + dQ + dK/dV kernels), fused row softmax and layer_norm.
 
-The attention kernels are portable (plain fp32 arithmetic, 4 invocations per row, K/V tiles in shared memory):
+The attention kernels are portable (plain fp32 arithmetic, 1-4 invocations per row, K/V tiles in shared memory):
 they run on every device, lavapipe included. Tile sizes are specialization constants picked from the head
 dimension and the device's shared-memory limit. On devices with cooperative matrices, the float16 forward at
 head dims 64 and 128 runs flash_fwd_coop.comp instead (tensor cores for Q K^T and P V).
@@ -17,9 +17,20 @@ from grilly.core.backend.vulkan.kernels.common import code, launch, pack, regist
 from grilly.core.errors import BackendError
 
 FLOATS = ("f32", "f16", "bf16")
-ROWS = 64  # query (or key) rows per workgroup; 4 invocations per row
-LANES = 4
+ATT_WG = 256  # invocations per attention workgroup: 256 / LANES rows
 ROW_WG = 256
+# Invocations per row (LANES) by head dim: fewer lanes keep more of a row in registers and read each shared
+# K/V vector once for more rows; the backward keeps four arrays of a row in registers, the forward two.
+FWD_LANES = {64: 1, 128: 2}
+BWD_LANES = {64: 2}
+
+
+def lanes(kind: str, D: int) -> int:
+    table = FWD_LANES if kind == "fwd" else BWD_LANES
+    for d in sorted(table):
+        if D <= d:
+            return table[d]
+    return 4
 
 
 def _tiles(rt, D: int) -> tuple[int, int]:
@@ -31,8 +42,8 @@ def _tiles(rt, D: int) -> tuple[int, int]:
     raise BackendError(f"flash_attention: head_dim {D} needs more shared memory than the device has")
 
 
-def _spec(dp4: int, bc: int) -> tuple:
-    return (ROWS * LANES, ROWS, bc, dp4)
+def _spec(dp4: int, bc: int, ln: int) -> tuple:
+    return (ATT_WG, ATT_WG // ln, bc, dp4, ln)
 
 
 def _sizes(q, k, mask) -> tuple:
@@ -66,7 +77,8 @@ def _flash_fwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     if use_coop_forward(rt, c, D):  # tensor cores: 64 queries per workgroup of 4 subgroups
         rt.dispatch(f"flash_fwd_coop_f16_d{D}", (), (-(-Sq // 64), B * H, 1), pc, reads, (o, lse))
         return [o, lse]
-    rt.dispatch(f"flash_fwd_{c}", _spec(dp4, bc), (-(-Sq // ROWS), B * H, 1), pc, reads, (o, lse))
+    ln = lanes("fwd", D)
+    rt.dispatch(f"flash_fwd_{c}", _spec(dp4, bc, ln), (-(-Sq // (ATT_WG // ln)), B * H, 1), pc, reads, (o, lse))
     return [o, lse]
 
 
@@ -90,17 +102,19 @@ def _flash_bwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     launch(rt, f"flash_bwd_delta_{c}", B * Sq * H, pack("QQQIIII", o.addr, do.addr, delta.addr, B, Sq, H, D),
            (o, do), (delta,))
     dp4, bc = _tiles(rt, D)
+    ln = lanes("bwd", D)
+    rows = ATT_WG // ln
     m = mask if mask is not None else q
     extra = (mask,) if mask is not None else ()
     tail = (B, H, Sq, Sk, D, int(causal), scale, smb, smh, hm)
     pc = pack("QQQQQQQQIIIIIIfIII", q.addr, k.addr, v.addr, do.addr, lse.addr, delta.addr, dq.addr, m.addr, *tail)
     if Sq:
-        rt.dispatch(f"flash_bwd_dq_{c}", _spec(dp4, bc), (-(-Sq // ROWS), B * H, 1), pc,
+        rt.dispatch(f"flash_bwd_dq_{c}", _spec(dp4, bc, ln), (-(-Sq // rows), B * H, 1), pc,
                     (q, k, v, do, lse, delta) + extra, (dq,))
     pc = pack("QQQQQQQQQIIIIIIfIII", q.addr, k.addr, v.addr, do.addr, lse.addr, delta.addr, dk.addr, dv.addr,
               m.addr, *tail)
     if Sk:
-        rt.dispatch(f"flash_bwd_dkdv_{c}", _spec(dp4, bc), (-(-Sk // ROWS), B * H, 1), pc,
+        rt.dispatch(f"flash_bwd_dkdv_{c}", _spec(dp4, bc, ln), (-(-Sk // rows), B * H, 1), pc,
                     (q, k, v, do, lse, delta) + extra, (dk, dv))
     return [dq, dk, dv]
 
