@@ -374,6 +374,51 @@ def variant_hash(template: str, defines: dict) -> str:
     return h.hexdigest()
 
 
+# ---- descriptor variants: the same kernel with storage-buffer bindings instead of buffer device addresses
+_REF_DECL = re.compile(
+    r"layout\s*\(([^)]*buffer_reference[^)]*)\)\s*((?:\w+\s+)*?)buffer\s+(\w+)\s*\{(.*?)\}\s*;", re.S)
+_PC_BLOCK = re.compile(r"layout\s*\(\s*push_constant[^)]*\)\s*uniform\s+\w+\s*\{(.*?)\}\s*(\w+)\s*;", re.S)
+
+
+def descriptor_source(pre: str) -> tuple[str, list[int]] | None:
+    """Rewrite preprocessed GLSL so that the buffer references leading the push constants become storage
+    buffers (binding k for the k-th reference; arrays become descriptor arrays). The push constants then start
+    with ``uint ref_mask_, pad_`` (bit k: reference k was non-null) followed by the remaining members.
+    Returns (source, descriptor count per binding), or None when the kernel does not fit that pattern."""
+    refs = {m.group(3): (m.group(2).strip(), m.group(4).strip()) for m in _REF_DECL.finditer(pre)}
+    pcm = _PC_BLOCK.search(pre)
+    if not refs or pcm is None:
+        return None
+    members = [m.strip() for m in pcm.group(1).split(";") if m.strip()]
+    lead, rest = [], []
+    for m in members:
+        parts = m.replace("[", " [").split()
+        if parts[0] in refs and not rest:
+            count = int(parts[2].strip("[]")) if len(parts) > 2 else 1
+            lead.append((parts[0], parts[1], count))
+        elif parts[0] in refs:
+            return None
+        else:
+            rest.append(m)
+    if not lead:
+        return None
+    inst = pcm.group(2)
+    decls = []
+    for k, (typ, name, count) in enumerate(lead):
+        quals, body = refs[typ]
+        arr = f"[{count}]" if count > 1 else ""
+        decls.append(f"layout(set = 0, binding = {k}, scalar) {quals} buffer GB{k}_ {{ {body} }} g_{name}{arr};")
+    members = " ".join(m + ";" for m in rest)
+    new_pc = f"layout(push_constant, scalar) uniform PCD_ {{ uint ref_mask_; uint pad_; {members} }} {inst};"
+    out = pre[:pcm.start()] + "\n".join(decls) + "\n" + new_pc + pre[pcm.end():]
+    out = _REF_DECL.sub("", out)
+    for k, (_, name, _) in enumerate(lead):
+        out = re.sub(rf"uint64_t\s*\(\s*{inst}\s*\.\s*{name}\s*\)", f"uint64_t(({inst}.ref_mask_ >> {k}u) & 1u)", out)
+        out = re.sub(rf"\b{inst}\s*\.\s*{name}\b", f"g_{name}", out)
+    out = re.sub(r"#extension\s+GL_EXT_buffer_reference2?\s*:\s*\w+", "", out)
+    return out, [c for _, _, c in lead]
+
+
 def _compiler(text: str) -> list[str]:
     if "// compiler: glslang" in text[:400]:
         tool = os.environ.get("GLSLANG", "/work/shared/glslang/glslang")
@@ -388,16 +433,33 @@ def compile_one(name: str, template: str, defines: dict) -> str | None:
     with tempfile.TemporaryDirectory() as td:
         src = Path(td) / f"{name}.comp"
         src.write_text(text)
-        cmd = _compiler(text)
-        out = SPV / f"{name}.spv"
-        if cmd[0].endswith("glslc"):
-            cmd += [f"-I{src_dir}", str(src), "-o", str(out)]
-        else:
-            cmd += [f"-I{src_dir}", str(src), "-o", str(out)]
+        cmd = _compiler(text) + [f"-I{src_dir}", str(src), "-o", str(SPV / f"{name}.spv")]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             return f"{name} ({template}):\n{r.stdout}{r.stderr}"
+        _compile_descriptor_variant(name, src, src_dir, Path(td))
     return None
+
+
+def _compile_descriptor_variant(name: str, src: Path, src_dir: Path, td: Path) -> None:
+    """Best effort: ``<name>__desc.spv`` and its binding counts in ``<name>__desc.json`` (kept out of the
+    manifest's hash); kernels that do not fit the pattern simply have no descriptor variant."""
+    spv, meta = SPV / f"{name}__desc.spv", SPV / f"{name}__desc.json"
+    spv.unlink(missing_ok=True)
+    meta.unlink(missing_ok=True)
+    glslc = shutil.which("glslc") or "glslc"
+    r = subprocess.run([glslc, "-E", "-fshader-stage=compute", f"-I{src_dir}", str(src)], capture_output=True,
+                       text=True)
+    got = descriptor_source(r.stdout) if r.returncode == 0 else None
+    if got is None:
+        return
+    dsrc = td / f"{name}__desc.comp"
+    dsrc.write_text(got[0])
+    r = subprocess.run(_compiler(src.read_text()) + [str(dsrc), "-o", str(spv)], capture_output=True, text=True)
+    if r.returncode == 0:
+        meta.write_text(json.dumps({"bindings": got[1]}))
+    else:
+        spv.unlink(missing_ok=True)
 
 
 def load_manifest() -> dict:
@@ -458,8 +520,8 @@ def main() -> int:
         if name in todo and args.only in name and name not in failed:
             man[name] = {"source": tmpl, "defines": defs, "sha256": variant_hash(tmpl, defs)}
     man = {k: man[k] for k in sorted(man) if k in set(names)}
-    for p in SPV.glob("*.spv"):
-        if p.stem not in man:
+    for p in list(SPV.glob("*.spv")) + list(SPV.glob("*__desc.json")):
+        if p.stem.removesuffix("__desc") not in man:
             p.unlink()
     MANIFEST.write_text(json.dumps({"target": "vulkan1.2", "variants": man}, indent=1, sort_keys=True) + "\n")
     print(f"compiled {len(work) - len(errors)} of {len(work)} variants ({len(names)} in all)")

@@ -21,7 +21,7 @@ def test_probe_is_quiet(capfd):
 
 
 def _fake(i, name, vendor, t):
-    f = dict.fromkeys(D.REQUIRED, True)
+    f = dict.fromkeys(D.REQUIRED, True) | {"bufferDeviceAddress": True}
     return D.PhysicalInfo(None, i, name, vendor, t, vk.VK_MAKE_VERSION(1, 3, 0), f)
 
 
@@ -47,8 +47,11 @@ def test_selection_order(monkeypatch):
     monkeypatch.setenv("VK_GPU_INDEX", "2")
     assert D.select(devs).name == "Intel Arc"
     missing = _fake(5, "old", 0x10DE, vk.VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU)
-    missing.features["bufferDeviceAddress"] = False
+    missing.features["bufferDeviceAddress"] = False  # usable only with push descriptors
     monkeypatch.delenv("VK_GPU_INDEX")
+    missing.features["pushDescriptor"] = True
+    assert D.select([missing]).name == "old"
+    missing.features["pushDescriptor"] = False
     assert D.select([missing]) is None
 
 

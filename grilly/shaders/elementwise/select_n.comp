@@ -12,5 +12,8 @@ void main() {
     if (i >= pc.n) return;
     int w = int(pc.which.d[pc.which_scalar != 0u ? 0u : i]);
     w = clamp(w, 0, int(pc.ncases) - 1);
-    pc.y.d[i] = pc.c[w].d[i];
+    BITS_T v = pc.c[0].d[i];
+    for (uint c = 1u; c < pc.ncases; ++c)  // a uniform index (descriptor arrays need one)
+        if (uint(w) == c) v = pc.c[c].d[i];
+    pc.y.d[i] = v;
 }

@@ -1,6 +1,6 @@
 #version 460
 // Batched C[b, m, n] = sum_k A[b, m, k] * B[b, k, n] with arbitrary element strides for A and B; C rows are
-// contiguous, its batch stride is scb. Register- and shared-memory-tiled: a workgroup computes a BM x BN tile, each invocation TM x TN
+// contiguous, its batch stride is scb; oa, ob, oc are element offsets into A, B and C. Register- and shared-memory-tiled: a workgroup computes a BM x BN tile, each invocation TM x TN
 // outputs, K advancing by BK. Tile shapes are specialization constants (ids 1..5; id 0 is the workgroup size,
 // which must equal (BM / TM) * (BN / TN)). Defines: A_* operand dtype, O_* result dtype, ACC_T.
 #define WG 1
@@ -15,7 +15,7 @@ layout(buffer_reference, scalar) readonly buffer InBuf { A_ST d[]; };
 layout(buffer_reference, scalar) writeonly buffer OutBuf { O_ST d[]; };
 layout(push_constant, scalar) uniform PC {
     InBuf a; InBuf b; OutBuf c; uint M; uint N; uint K; uint b0;
-    int sab; int sam; int sak; int sbb; int sbk; int sbn; uint scb;
+    int sab; int sam; int sak; int sbb; int sbk; int sbn; uint scb; uint oa; uint ob; uint oc;
 } pc;
 shared ACC_T As[BK * BM];
 shared ACC_T Bs[BK * BN];
@@ -25,7 +25,7 @@ void main() {
     uint tid = gl_LocalInvocationID.x;
     uint tr = tid / tcols, tc = tid % tcols;
     uint m0 = gl_WorkGroupID.y * BM, n0 = gl_WorkGroupID.x * BN, bz = gl_WorkGroupID.z + pc.b0;
-    int abase = int(bz) * pc.sab, bbase = int(bz) * pc.sbb;
+    int abase = int(pc.oa) + int(bz) * pc.sab, bbase = int(pc.ob) + int(bz) * pc.sbb;
     ACC_T acc[TM * TN];
     for (uint i = 0u; i < TM * TN; ++i) acc[i] = ACC_T(0);
     for (uint k0 = 0u; k0 < pc.K; k0 += BK) {
@@ -56,7 +56,7 @@ void main() {
         if (m >= pc.M) continue;
         for (uint j = 0u; j < TN; ++j) {
             uint n = n0 + tc + j * tcols;
-            if (n < pc.N) pc.c.d[bz * pc.scb + m * pc.N + n] = O_STORE(O_CT(acc[i * TN + j]));
+            if (n < pc.N) pc.c.d[pc.oc + bz * pc.scb + m * pc.N + n] = O_STORE(O_CT(acc[i * TN + j]));
         }
     }
 }

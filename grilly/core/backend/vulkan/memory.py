@@ -12,12 +12,17 @@ from grilly.core.backend.vulkan._vk import check, ffi, lib, vk
 from grilly.core.errors import OutOfMemoryError
 
 ALIGN = 256
+FAKE_SHIFT = 40  # descriptor mode: addresses are (block id << 40) + offset
+FAKE_IDS = [0]
 BUFFER_USAGE_SHADER_DEVICE_ADDRESS = 0x00020000  # missing from the binding's constants
 MEMORY_ALLOCATE_DEVICE_ADDRESS = 0x2
 BLOCK = 64 << 20
 
 
-def _usage() -> int:
+def _usage(bda: bool = True) -> int:
+    if not bda:
+        return (vk.VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | vk.VK_BUFFER_USAGE_TRANSFER_SRC_BIT
+                | vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT)
     return (
         vk.VK_BUFFER_USAGE_STORAGE_BUFFER_BIT
         | vk.VK_BUFFER_USAGE_TRANSFER_SRC_BIT
@@ -84,7 +89,7 @@ class Pool:
             {
                 "sType": vk.VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
                 "size": size,
-                "usage": _usage(),
+                "usage": _usage(self.rt.bda),
                 "sharingMode": vk.VK_SHARING_MODE_EXCLUSIVE,
             },
         )
@@ -104,7 +109,7 @@ class Pool:
             "VkMemoryAllocateInfo*",
             {
                 "sType": vk.VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
-                "pNext": flags,
+                "pNext": flags if self.rt.bda else ffi.NULL,
                 "allocationSize": reqs.size,
                 "memoryTypeIndex": self.type_index,
             },
@@ -120,7 +125,11 @@ class Pool:
             "VkBufferDeviceAddressInfo*",
             {"sType": vk.VK_STRUCTURE_TYPE_BUFFER_DEVICE_ADDRESS_INFO, "buffer": buf},
         )
-        addr = int(lib.vkGetBufferDeviceAddress(dev, ainfo2))
+        if self.rt.bda:
+            addr = int(lib.vkGetBufferDeviceAddress(dev, ainfo2))
+        else:  # descriptor mode: a synthetic address, block id in the high bits (see Runtime._dispatch_desc)
+            FAKE_IDS[0] += 1
+            addr = FAKE_IDS[0] << FAKE_SHIFT
         ptr = None
         if self.mapped:
             pp = ffi.new("void**")
@@ -128,6 +137,7 @@ class Pool:
             ptr = ffi.cast("char*", pp[0])
         block = Block(mem, buf, addr, size, ptr)
         self.blocks.append(block)
+        self.rt.blocks_by_addr[addr >> FAKE_SHIFT if not self.rt.bda else addr] = block
         self.reserved += size
         return block
 
@@ -171,6 +181,7 @@ class Pool:
         lib.vkDestroyBuffer(dev, b.buffer, ffi.NULL)
         lib.vkFreeMemory(dev, b.mem, ffi.NULL)
         self.blocks.remove(b)
+        self.rt.blocks_by_addr.pop(b.addr >> FAKE_SHIFT if not self.rt.bda else b.addr, None)
         self.reserved -= b.size
 
 

@@ -74,6 +74,7 @@ class Pipelines:
         self.cache = pcache[0]
         self.modules: dict[str, object] = {}
         self.pipelines: dict[tuple, object] = {}
+        self.desc_layouts: dict[str, tuple] = {}
         self.created = 0
 
     def _module(self, name: str):
@@ -104,7 +105,7 @@ class Pipelines:
             p = self.pipelines[key] = self._create(name, spec)
         return p
 
-    def _create(self, name: str, spec: tuple):
+    def _create(self, name: str, spec: tuple, layout=None):
         module = self._module(name)
         keep = []
         sinfo = ffi.NULL
@@ -133,7 +134,7 @@ class Pipelines:
             {
                 "sType": vk.VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
                 "stage": stage,
-                "layout": self.layout,
+                "layout": layout or self.layout,
             },
         )
         pp = ffi.new("VkPipeline*")
@@ -143,6 +144,38 @@ class Pipelines:
         )
         self.created += 1
         return pp[0]
+
+    def get_desc(self, name: str, spec: tuple = ()):
+        """Descriptor mode: (pipeline, pipeline layout, descriptors per binding) of ``<name>__desc``."""
+        meta = self.desc_layouts.get(name)
+        if meta is None:
+            try:
+                bindings = json.loads((SPV_DIR / f"{name}__desc.json").read_text())["bindings"]
+            except (OSError, ValueError, KeyError):
+                raise BackendError(f"kernel '{name}' has no descriptor variant (this device lacks "
+                                   "bufferDeviceAddress)") from None
+            entries = ffi.new("VkDescriptorSetLayoutBinding[]", [
+                {"binding": k, "descriptorType": vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, "descriptorCount": c,
+                 "stageFlags": vk.VK_SHADER_STAGE_COMPUTE_BIT} for k, c in enumerate(bindings)])
+            sinfo = ffi.new("VkDescriptorSetLayoutCreateInfo*", {
+                "sType": vk.VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, "flags": 0x1,  # PUSH_DESCRIPTOR
+                "bindingCount": len(bindings), "pBindings": entries})
+            psl = ffi.new("VkDescriptorSetLayout*")
+            check(lib.vkCreateDescriptorSetLayout(self.dev, sinfo, ffi.NULL, psl), "vkCreateDescriptorSetLayout")
+            rng = ffi.new("VkPushConstantRange*", {"stageFlags": vk.VK_SHADER_STAGE_COMPUTE_BIT, "offset": 0,
+                                                   "size": PUSH_BYTES})
+            sets = ffi.new("VkDescriptorSetLayout[1]", [psl[0]])
+            linfo = ffi.new("VkPipelineLayoutCreateInfo*", {
+                "sType": vk.VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO, "setLayoutCount": 1, "pSetLayouts": sets,
+                "pushConstantRangeCount": 1, "pPushConstantRanges": rng})
+            play = ffi.new("VkPipelineLayout*")
+            check(lib.vkCreatePipelineLayout(self.dev, linfo, ffi.NULL, play), "vkCreatePipelineLayout")
+            meta = self.desc_layouts[name] = (psl[0], play[0], tuple(bindings))
+        key = (name + "__desc", spec)
+        p = self.pipelines.get(key)
+        if p is None:
+            p = self.pipelines[key] = self._create(name + "__desc", spec, meta[1])
+        return p, meta[1], meta[2]
 
     def save(self) -> None:
         """Write the driver's pipeline cache to disk (at exit)."""
@@ -170,5 +203,8 @@ class Pipelines:
             lib.vkDestroyPipeline(self.dev, p, ffi.NULL)
         for m in self.modules.values():
             lib.vkDestroyShaderModule(self.dev, m, ffi.NULL)
+        for sl, pl, _ in self.desc_layouts.values():
+            lib.vkDestroyPipelineLayout(self.dev, pl, ffi.NULL)
+            lib.vkDestroyDescriptorSetLayout(self.dev, sl, ffi.NULL)
         lib.vkDestroyPipelineCache(self.dev, self.cache, ffi.NULL)
         lib.vkDestroyPipelineLayout(self.dev, self.layout, ffi.NULL)

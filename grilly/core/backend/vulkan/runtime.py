@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import atexit
 import math
+import struct
 import sys
 
 import numpy as np
 
 from grilly.core.backend.vulkan import device as D
 from grilly.core.backend.vulkan._vk import IMPORT_ERROR, ffi, lib, vk
-from grilly.core.backend.vulkan.memory import DeviceBuffer, Pool
+from grilly.core.backend.vulkan.memory import FAKE_SHIFT, DeviceBuffer, Pool
 from grilly.core.backend.vulkan.pipelines import Pipelines
 from grilly.core.backend.vulkan.stream import Stream
 from grilly.core.errors import BackendError
@@ -66,6 +67,8 @@ class Runtime:
             "maxGroups": [int(lim.maxComputeWorkGroupCount[i]) for i in range(3)],
             "maxInvocations": int(lim.maxComputeWorkGroupInvocations),
             "maxShared": int(lim.maxComputeSharedMemorySize),
+            "minStorageOffset": int(lim.minStorageBufferOffsetAlignment),
+            "maxStorageRange": int(lim.maxStorageBufferRange),
         }
         sub = ffi.new(
             "VkPhysicalDeviceSubgroupProperties*",
@@ -77,7 +80,9 @@ class Runtime:
         )
         lib.vkGetPhysicalDeviceProperties2(info.handle, p2)
         self.subgroup_size = int(sub.subgroupSize)
-        self.device, self.queue, self.family = D.create_device(info)
+        self.bda = not D.use_descriptors(info)  # operands by device address (else pushed descriptors)
+        self.blocks_by_addr: dict[int, object] = {}
+        self.device, self.queue, self.family = D.create_device(info, descriptors=not self.bda)
         (dti, dflags, dheap), (hti, hflags, hheap), heaps = _pick_types(info.handle)
         hv = vk.VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | vk.VK_MEMORY_PROPERTY_HOST_COHERENT_BIT
         self.unified = (dflags & hv) == hv  # device memory is mappable: no staging copies needed
@@ -88,6 +93,10 @@ class Runtime:
         self.pipelines = Pipelines(self)
         self.layout = self.pipelines.layout
         self.stream = Stream(self, D._env_flag("GRILLY_PROFILE"))
+        if not self.bda:
+            fn = lib.vkGetDeviceProcAddr(self.device, b"vkCmdPushDescriptorSetKHR")
+            self._push_descriptors = ffi.cast("PFN_vkCmdPushDescriptorSetKHR", fn)
+            self._dummy = DeviceBuffer(self, self.device_pool, 256)
         self.deferred: dict[int, list] = {}  # last_use -> [(pool, block, offset, nbytes)] waiting for the GPU
         atexit.register(self.shutdown)
 
@@ -159,7 +168,43 @@ class Runtime:
     # ---- kernels
     def dispatch(self, name: str, spec: tuple, groups, pc: bytes, reads, writes) -> None:
         """Record one dispatch of kernel ``name``; ``pc`` is the packed push-constant block."""
-        self.stream.dispatch(self.pipelines.get(name, spec), name, groups, pc, reads, writes)
+        if self.bda:
+            self.stream.dispatch(self.pipelines.get(name, spec), name, groups, pc, reads, writes)
+        else:
+            self._dispatch_desc(name, spec, groups, pc, reads, writes)
+
+    def _dispatch_desc(self, name, spec, groups, pc, reads, writes) -> None:
+        """Descriptor mode: the leading addresses of ``pc`` become pushed storage-buffer descriptors."""
+        pipe, layout, bindings = self.pipelines.get_desc(name, spec)
+        n = sum(bindings)
+        addrs = struct.unpack_from(f"<{n}Q", pc) if n else ()
+        infos = ffi.new("VkDescriptorBufferInfo[]", max(n, 1))
+        mask, i = 0, 0
+        for k, count in enumerate(bindings):
+            for _ in range(count):
+                a = addrs[i]
+                if a:
+                    mask |= 1 << k
+                    block, off = self.blocks_by_addr[a >> FAKE_SHIFT], a & ((1 << FAKE_SHIFT) - 1)
+                    if off % self.limits["minStorageOffset"]:
+                        raise BackendError(f"kernel '{name}': operand offset {off} is not aligned for a storage "
+                                           "descriptor on this device")
+                    infos[i].buffer, infos[i].offset = block.buffer, off
+                    infos[i].range = min(block.size - off, self.limits["maxStorageRange"])
+                else:
+                    infos[i].buffer, infos[i].offset, infos[i].range = self._dummy.block.buffer, 0, 256
+                i += 1
+        wr = ffi.new("VkWriteDescriptorSet[]", len(bindings))
+        i = 0
+        for k, count in enumerate(bindings):
+            w = wr[k]
+            w.sType, w.dstBinding, w.descriptorCount = vk.VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, k, count
+            w.descriptorType, w.pBufferInfo = vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, infos + i
+            i += count
+        cmd = self.stream.cmd()
+        self._push_descriptors(cmd, vk.VK_PIPELINE_BIND_POINT_COMPUTE, layout, 0, len(bindings), wr)
+        self.stream.dispatch(pipe, name, groups, struct.pack("<II", mask, 0) + pc[8 * n:], reads, writes,
+                             layout=layout)
 
     def grid(self, n_groups: int) -> tuple[int, int, int]:
         """A 2-D grid of ``n_groups`` workgroups (shaders flatten it with gl_NumWorkGroups.x)."""

@@ -183,7 +183,7 @@ class Stream:
                     dirty.clear()
                     return
 
-    def dispatch(self, pipeline, name: str, groups, pc: bytes, reads, writes) -> None:
+    def dispatch(self, pipeline, name: str, groups, pc: bytes, reads, writes, layout=None) -> None:
         cmd = self.cmd()
         self._hazard(reads)
         self._hazard(writes)
@@ -196,7 +196,8 @@ class Stream:
         lib.vkCmdBindPipeline(cmd, vk.VK_PIPELINE_BIND_POINT_COMPUTE, pipeline)
         if pc:
             self._pcbuf[0 : len(pc)] = pc
-            lib.vkCmdPushConstants(cmd, self.rt.layout, vk.VK_SHADER_STAGE_COMPUTE_BIT, 0, len(pc), self._pc)
+            lib.vkCmdPushConstants(cmd, layout or self.rt.layout, vk.VK_SHADER_STAGE_COMPUTE_BIT, 0, len(pc),
+                                   self._pc)
         s = self.cur
         if s.queries is not None:
             q = 2 * len(s.names)

@@ -59,10 +59,8 @@ def matmul(rt, a, b, out, batch: int, M: int, N: int, K: int, sa, sb, offs=(0, 0
     _, BM, BN = tile[:3]
     name = f"matmul_{ca}_{co}"
     for z0 in range(0, batch, MAX_Z):
-        isz = a.dtype.itemsize
-        pc = pack("QQQIIIIiiiiiiI", a.addr + offs[0] * isz, b.addr + offs[1] * isz,
-                  out.addr + offs[2] * out.dtype.itemsize, M, N, K, z0, sa[0], sa[1], sa[2], sb[0], sb[1], sb[2],
-                  M * N if scb is None else scb)
+        pc = pack("QQQIIIIiiiiiiIIII", a.addr, b.addr, out.addr, M, N, K, z0, sa[0], sa[1], sa[2], sb[0], sb[1],
+                  sb[2], M * N if scb is None else scb, *offs)
         groups = (-(-N // BN), -(-M // BM), min(MAX_Z, batch - z0))
         rt.dispatch(name, tile, groups, pc, (a, b), (out,))
 
