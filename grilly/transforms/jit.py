@@ -93,8 +93,8 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
         else:  # the common case, kept cheap: every call pays for it
             statics, static_kw, dyn_args, dyn_kwargs = (), (), args, kwargs
         flat, in_tree = tree.flatten((dyn_args, dyn_kwargs))
-        flat = [a if isinstance(a, Tracer) else asarray_concrete(a) for a in flat]
-        avals = tuple(aval_of(a) for a in flat)
+        flat = [a if isinstance(a, _KEEP) else asarray_concrete(a) for a in flat]
+        avals = tuple([a.aval for a in flat])
         key = (in_tree, avals, statics, static_kw)
         entry = cache.get(key)
         if entry is None:
@@ -131,11 +131,15 @@ class _Skip:
 
 
 def _asarray_concrete():
-    from grilly.core.array import asarray_concrete
+    from grilly.core.array import Array, asarray_concrete
 
-    global _asarray_concrete
+    global _asarray_concrete, _KEEP
     _asarray_concrete = lambda: asarray_concrete  # noqa: E731  (imported once, on first call)
+    _KEEP = (Tracer, Array)  # leaves that are already arrays
     return asarray_concrete
+
+
+_KEEP: tuple = (Tracer,)
 
 
 _SKIP = _Skip()
