@@ -74,6 +74,8 @@ class Pool:
             name,
         )
         self.blocks: list[Block] = []
+        self.staging = name.startswith("staging")
+        self.keep_empty = (512 << 20) if self.staging else BLOCK  # staging keeps empty blocks for the next transfer
         self.reserved = 0
         self.in_use = 0
 
@@ -167,8 +169,10 @@ class Pool:
         n = (n + ALIGN - 1) // ALIGN * ALIGN
         block.give(off, n)
         self.in_use -= n
-        if block.used == 0 and (block.size > BLOCK or sum(1 for b in self.blocks if b.used == 0) > 1):
-            self._destroy(block)
+        if block.used == 0:
+            empty = [b for b in self.blocks if b.used == 0]
+            if sum(b.size for b in empty) > self.keep_empty or (block.size > BLOCK and not self.staging):
+                self._destroy(block)
 
     def trim(self) -> None:
         for b in [b for b in self.blocks if b.used == 0]:
