@@ -54,3 +54,33 @@ def random_chain(seed: int, n_ops: int, n_inputs: int = 2):
     f_grilly = make([u[1] for u in UNARY], [b[1] for b in BINARY], lambda v, c: v * c)
     f_numpy = make([u[2] for u in UNARY], [b[2] for b in BINARY], lambda v, c: v * np.float32(c))
     return f_grilly, f_numpy
+
+
+def random_mixed(seed: int, n_ops: int):
+    """A function of x (4, 6) and w (6, 6) mixing elementwise ops, reductions with broadcasting back, matmuls,
+    transposes and reshapes; returns the grilly function and its NumPy twin."""
+    rng = np.random.default_rng(seed)
+    kinds = rng.integers(0, 6, n_ops)
+    picks = rng.integers(0, 1000, n_ops)
+
+    def make(lib, mm):
+        def f(x, w):
+            outs = []
+            for k, p in zip(kinds, picks):
+                if k == 0:
+                    x = lib.tanh(x) * 1.5 + 0.1
+                elif k == 1:
+                    x = x - lib.sum(x, axis=1, keepdims=True) / 6.0
+                elif k == 2:
+                    x = lib.tanh(mm(x, w))
+                elif k == 3:
+                    x = lib.maximum(x, lib.max(x, axis=0, keepdims=True) * 0.5)
+                elif k == 4:
+                    x = x.reshape(6, 4).T.reshape(4, 6) * (1.0 + (p % 7) / 10.0)
+                else:
+                    outs.append(lib.sum(x * x))
+            return x, outs
+
+        return f
+
+    return make(gnp, lambda a, b: a @ b), make(np, lambda a, b: a @ b)

@@ -230,3 +230,35 @@ def test_memory_plan_reuses_ranges_and_never_aliases_live_values(rng):
         offsets = [a for *_, a in replay.plan]
         assert not overlapping(intervals, offsets)
         assert replay.arena.nbytes < sum(n for n, *_ in intervals) / 3
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_mixed_programs(seed):
+    from jit_programs import random_mixed
+
+    rng = np.random.default_rng(seed)
+    f, f_np = random_mixed(seed, n_ops=int(rng.integers(4, 16)))
+    jf = grilly.jit(f)
+    for _ in range(2):
+        x, w = rng.normal(size=(4, 6)).astype(np.float32), (rng.normal(size=(6, 6)) / 3).astype(np.float32)
+        got = jf(gnp.asarray(x), gnp.asarray(w))
+        _close(got, f(gnp.asarray(x), gnp.asarray(w)), rtol=1e-4)
+        _close(got, f_np(x, w), rtol=1e-3, atol=1e-4)
+    _assert_replayed(jf)
+
+
+def test_views_odd_dtypes_empty_and_scalar_arguments(rng):
+    def f(mask, ints, empty, scalar, view):
+        return gnp.where(mask, view[0], 0.0), ints * 3 + 1, empty * 2.0, scalar + 1.0, view.sum(axis=0)
+
+    jf = grilly.jit(f)
+    for _ in range(2):
+        mask = rng.random(7) < 0.5
+        ints = rng.integers(-5, 5, 5).astype(np.int32)
+        base = gnp.asarray(rng.normal(size=14).astype(np.float32))
+        args = (gnp.asarray(mask), gnp.asarray(ints), gnp.zeros((0, 3)), gnp.asarray(np.float32(2.5)),
+                base.reshape(2, 7))  # a reshaped view shares its owner's bytes
+        got = jf(*args)
+        v = np.asarray(base).reshape(2, 7)
+        _close(got, (np.where(mask, v[0], 0), ints * 3 + 1, np.zeros((0, 3)), np.float32(3.5), v.sum(0)))
+        assert np.asarray(got[1]).dtype == np.int32
