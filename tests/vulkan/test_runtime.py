@@ -167,3 +167,14 @@ def test_profile_table_at_exit(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "unary_exp_f32" in r.stderr and "grilly GPU profile" in r.stderr
     assert list(tmp_path.glob("grilly/pipelines-*.bin")), "the pipeline cache was not written"
+
+
+def test_probe_without_a_usable_device_is_quiet():
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, ALLOW_CPU_VULKAN="0", VK_GPU_NAME="no-such-device-anywhere")
+    code = "from grilly.core.backend.vulkan import probe; print(probe())"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "False" and r.stderr == "", r.stderr
