@@ -12,7 +12,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def test_kernels_with_pushed_descriptors():
-    env = dict(os.environ, GRILLY_VK_DESCRIPTORS="1", GRILLY_VK_VALIDATION="1", ALLOW_CPU_VULKAN="1")
+    env = dict(os.environ, GRILLY_VK_DESCRIPTORS="1", ALLOW_CPU_VULKAN="1",
+               GRILLY_VK_VALIDATION=os.environ.get("GRILLY_VK_VALIDATION", "1"))
     sel = ["test_structural.py", "test_reductions.py::test_float", "test_linalg.py",
            "test_elementwise.py::test_select_n", "test_elementwise.py::test_binary_float",
            "test_indexing_sort_random.py", "test_runtime.py::test_roundtrip",
