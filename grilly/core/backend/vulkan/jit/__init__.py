@@ -128,7 +128,7 @@ def _run_flat(program, donated, *args):
 
 
 def replay_info(program, args=None) -> dict:
-    """How ``program`` runs: ``{"mode": "replay", "dispatches": n, "arena_bytes": b}`` or
+    """How ``program`` runs: ``{"mode": "replay", "dispatches": n, "arena_bytes": b, "kernels": {name: n}}`` or
     ``{"mode": "eager", "reason": ...}``; ``{"mode": "not recorded"}`` before its first Vulkan call."""
     table = _entries.get(program) or {}
     if not table:
@@ -137,7 +137,7 @@ def replay_info(program, args=None) -> dict:
     if isinstance(entry, Eager):
         return {"mode": "eager", "reason": entry.reason}
     return {"mode": "replay", "dispatches": entry.n_dispatches, "arena_bytes": entry.arena.nbytes,
-            "instances": len(entry.instances)}
+            "instances": len(entry.instances), "kernels": dict(entry.kernels)}
 
 
 def replay_of(program):

@@ -93,6 +93,7 @@ class Recorder:
         self.phs: list[Placeholder] = []
         self.cmds: list[tuple] = []
         self.keep: list = []  # real buffers the commands use (constants, uploads, interpreter code)
+        self.names: list[str] = []  # kernel of each dispatch, in order
         self.stream = _RecordingStream(self)
 
     def __getattr__(self, name):  # grid, limits, pipelines, features ... come from the real runtime
@@ -145,6 +146,7 @@ class Recorder:
         reads = [self.ref(b, t) for b in reads]
         writes = [self.ref(b, t) for b in writes]
         self.cmds.append(("dispatch", pipeline, tuple(groups), bytes(pc), self._patches(pc, t), reads, writes))
+        self.names.append(name)
 
     def _patches(self, pc: bytes, t: int) -> list:
         """Tagged addresses in a push-constant block: (byte offset, placeholder id, offset in it)."""

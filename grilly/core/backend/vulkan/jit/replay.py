@@ -99,6 +99,9 @@ class Replay:
         self.instances: list[_Instance] = []
         self._donation_pairs: dict[tuple, list] = {}
         self.n_dispatches = sum(1 for c in self.cmds if c[0] == "dispatch")
+        self.kernels: dict[str, int] = {}
+        for name in rec.names:
+            self.kernels[name] = self.kernels.get(name, 0) + 1
         ensure_modules(rt)
         self.copy_pipeline = rt.pipelines.get("jit_copy_table", (256,))
 
