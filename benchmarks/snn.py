@@ -53,11 +53,20 @@ def grilly_linear_lif(T, B, N, precision=None):
 
 # ---- peers ------------------------------------------------------------------------------------------------
 
+def _sj_use(backend):
+    """SpikingJelly 2.0 picks its LIF kernels per device (SJ_LIF_CUDA_IMPLEMENTATION=auto|cuda|triton|torch)."""
+    import spikingjelly._ops.lif as sj_lif
+
+    sj_lif._selection._requested = backend
+    sj_lif._selection._selections.clear()
+
+
 def sj_lif_only(T, N, backend, backward=True):
     import torch
     from spikingjelly.activation_based import neuron, surrogate
 
-    lif = neuron.LIFNode(tau=2.0, surrogate_function=surrogate.ATan(), step_mode="m", backend=backend).cuda()
+    _sj_use(backend)
+    lif = neuron.LIFNode(tau=2.0, surrogate_function=surrogate.ATan(), step_mode="m").cuda()
     x = torch.rand(T, N, device="cuda", requires_grad=backward)
 
     def run():
@@ -75,8 +84,9 @@ def sj_linear_lif(T, B, N, backend):
     from spikingjelly.activation_based import neuron, surrogate
 
     torch.backends.cuda.matmul.allow_tf32 = False
+    _sj_use(backend)
     fc = torch.nn.Linear(N, N).cuda()
-    lif = neuron.LIFNode(tau=2.0, surrogate_function=surrogate.ATan(), step_mode="m", backend=backend).cuda()
+    lif = neuron.LIFNode(tau=2.0, surrogate_function=surrogate.ATan(), step_mode="m").cuda()
     x = torch.randn(T, B, N, device="cuda")
 
     def run():
@@ -212,7 +222,8 @@ def main():
             r = attempt(f"SJ {be}", lambda: sj_linear_lif(T, B, N, be))
             print(row(f"N={N} SpikingJelly {be}", r[0] if r else None, g, f"peak {r[1]:.0f} MiB" if r else ""))
         if N <= 4096:
-            print(row(f"N={N} snnTorch Leaky (loop over T)", attempt("snnTorch", lambda: snntorch_linear_lif(T, B, N)), g))
+            st = attempt("snnTorch", lambda: snntorch_linear_lif(T, B, N))
+            print(row(f"N={N} snnTorch Leaky (loop over T)", st, g))
         print(row(f"N={N} JAX jit(grad) precision=highest", attempt("JAX", lambda: jax_linear_lif(T, B, N)), g))
         print(row(f"N={N} JAX jit(grad) TF32", attempt("JAX", lambda: jax_linear_lif(T, B, N, "tensorfloat32")), g))
 
