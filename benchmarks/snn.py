@@ -48,7 +48,18 @@ def grilly_linear_lif(T, B, N, precision=None):
         return gnp.sum(spikes)
 
     fn = grilly.jit(grilly.grad(loss, argnums=(0, 1)))
+    _reset_peak()
     return median_ms(lambda: fn(w, b), grilly_sync, warmup=2, reps=5)
+
+
+def _reset_peak():
+    try:
+        from grilly.core.backend.vulkan import get_runtime
+
+        pool = get_runtime().device_pool
+        pool.peak = pool.in_use
+    except Exception:  # NumPy backend: no device pool
+        pass
 
 
 # ---- peers ------------------------------------------------------------------------------------------------
@@ -190,7 +201,7 @@ def grilly_peak_mib():
     try:
         from grilly.core.backend.vulkan import get_runtime
 
-        return get_runtime().device_pool.peak_bytes / 2**20
+        return get_runtime().device_pool.peak / 2**20
     except Exception:
         return None
 

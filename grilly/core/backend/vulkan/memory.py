@@ -78,6 +78,7 @@ class Pool:
         self.keep_empty = (512 << 20) if self.staging else BLOCK  # staging keeps empty blocks for the next transfer
         self.reserved = 0
         self.in_use = 0
+        self.peak = 0  # high-water mark of in_use (benchmarks report it)
 
     def _new_block(self, size: int) -> Block:
         dev = self.rt.device
@@ -149,6 +150,7 @@ class Pool:
             off = b.take(n)
             if off is not None:
                 self.in_use += n
+                self.peak = max(self.peak, self.in_use)
                 return b, off
         try:
             b = self._new_block(max(n, BLOCK))
@@ -160,9 +162,11 @@ class Pool:
                 off = b.take(n)
                 if off is not None:
                     self.in_use += n
+                    self.peak = max(self.peak, self.in_use)
                     return b, off
             b = self._new_block(max(n, BLOCK) if max(n, BLOCK) + self.reserved <= self.heap_size else n)
         self.in_use += n
+        self.peak = max(self.peak, self.in_use)
         return b, b.take(n)
 
     def free(self, block: Block, off: int, n: int) -> None:
