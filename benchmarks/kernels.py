@@ -145,6 +145,21 @@ def check(big: bool = True) -> bool:
                 ok &= bool(good)
                 print(f"  flash attention {np.dtype(dt).name} D{D} causal={causal}: max err {err:.2e} "
                       f"{'ok' if good else 'FAIL'}")
+    import grilly
+
+    for D in (64, 128):  # the fused backward against torch autograd (fp32)
+        q, k, v, w = (rng.standard_normal((2, s, 4, D)).astype(np.float32) for s in (
+            (300, 257, 257, 300) if big else (30, 25, 25, 30)))
+        tq, tk, tv = (torch.from_numpy(x).transpose(1, 2).requires_grad_() for x in (q, k, v))
+        out = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=True)
+        want = torch.autograd.grad(out, (tq, tk, tv), torch.from_numpy(w).transpose(1, 2))
+        got = grilly.grad(lambda q, k, v: gnp.sum(lax.flash_attention(q, k, v, causal=True) * w),
+                          argnums=(0, 1, 2))(q, k, v)
+        for name, g, t in zip("qkv", got, want):
+            err = np.abs(np.asarray(g) - t.transpose(1, 2).numpy()).max()
+            good = err < 1e-3
+            ok &= bool(good)
+            print(f"  flash attention backward float32 D{D} d{name}: max err {err:.2e} {'ok' if good else 'FAIL'}")
     print("CHECK", "PASSED" if ok else "FAILED", flush=True)
     return ok
 
