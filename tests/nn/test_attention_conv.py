@@ -180,3 +180,20 @@ def test_pool_grads(rng, x64):
     check_grads(lambda x: F.max_pool2d(x, 2), (x,), order=1)
     check_grads(lambda x: F.avg_pool2d(x, 3, 2, 1), (x,), order=2)
     check_grads(lambda x: F.max_pool1d(x, 3, 2), (x[0, :, 0],), order=1)
+
+
+def test_vmap_matches_a_loop(rng):
+    # vmap over fused and composed functional ops equals stacking per-example results
+    x = rng.standard_normal((3, 4, 8)).astype(np.float32)
+    w = [rng.standard_normal((8, 8)).astype(np.float32) / 3 for _ in range(4)]
+    cases = [
+        lambda a: F.layer_norm(a, 8),
+        lambda a: F.softmax(a),
+        lambda a: F.multi_head_attention(a, a, a, 2, *w, causal=True),
+        lambda a: F.flash_attention2(a[None, :, None], a[None, :, None], a[None, :, None])[0, :, 0],
+        lambda a: F.conv1d(a, np.ones((2, 4, 3), np.float32), padding=1),
+    ]
+    for fn in cases:
+        got = np.asarray(grilly.vmap(fn)(x))
+        want = np.stack([np.asarray(fn(x[i])) for i in range(3)])
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
