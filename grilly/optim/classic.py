@@ -31,7 +31,6 @@ class Optimizer:
         if isinstance(params, Module):
             params = params.parameters()
         self.module = params.module if isinstance(params, Parameters) else None
-        self._as_list = isinstance(params, list | tuple) and not isinstance(params, Parameters)
         self._user_list = params if isinstance(params, list) else None
         self.params = list(params) if isinstance(params, list | tuple) else params
         self.transform = transform
