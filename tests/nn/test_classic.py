@@ -193,3 +193,31 @@ def test_step_with_explicit_grads_and_plain_lists():
         optimizer.step([gnp.zeros(2)])
     with pytest.raises(ValueError, match="step"):
         optim.SGD([gnp.zeros(2)], lr=0.1).step()
+
+
+def test_integer_buffers_are_not_trained():
+    class Counted(nn.Module):
+        linear: nn.Linear
+        calls: object  # an int32 buffer: carried along, never differentiated
+
+        def __call__(self, x, *, key=None):
+            return self.linear(x)
+
+    x, y = np.ones((4, 2), np.float32), np.zeros((4, 1), np.float32)
+    model = Counted(nn.Linear(2, 1, key=grilly.random.PRNGKey(0)), gnp.asarray(np.int32(3)))
+    assert len(model.parameters()) == 2
+    opt = optim.sgd(0.1)
+    step = nn.make_train_step(lambda m, x, y: F.mse_loss(m(x), y), opt, jit=True)
+    state = opt.init(nn.filter(model))
+    for _ in range(30):
+        model, state, loss = step(model, state, x, y)
+    assert float(loss) < 1e-3 and int(model.calls) == 3 and model.calls.dtype == np.int32
+    classic = Counted(nn.Linear(2, 1, key=grilly.random.PRNGKey(0)), gnp.asarray(np.int32(3)))
+    optimizer = optim.SGD(classic.parameters(), lr=0.1)
+    for _ in range(30):
+        nn.compute_loss(lambda m: F.mse_loss(m(x), y), classic).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    np.testing.assert_allclose(np.asarray(classic.linear.weight), np.asarray(model.linear.weight), rtol=1e-5,
+                               atol=1e-6)
+    assert int(classic.calls) == 3
