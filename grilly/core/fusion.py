@@ -116,6 +116,11 @@ def compile_vm(program: Program) -> np.ndarray | None:
 
     ``program``'s inputs are slots 0, 1, ..., its outputs the slots after them; words come in pairs
     (``op | dst << 8 | a << 16 | b << 24``, immediate).
+
+    >>> import grilly, grilly.numpy as gnp
+    >>> sub = grilly.make_program(lambda x: gnp.exp(-x))(gnp.ones(3))
+    >>> [int(w) & 0xFF for w in compile_vm(sub)[::2]]  # load slot 0, neg, exp, store to slot 1
+    [0, 10, 11, 1]
     """
     n_in, n_out = len(program.in_vars), len(program.outs)
     if n_in + n_out > MAX_SLOTS:
@@ -252,7 +257,7 @@ def fuse(program: Program, known: dict | None = None) -> Program:
         out_eqns.extend(_emit_group(g.eqns, uses))
 
     for eqn in program.eqns:
-        eqn = _fuse_params(eqn)
+        eqn = _fuse_params(eqn, known)
         if eqn.prim.name == "broadcast_in_dim" and id(eqn.inputs[0]) in known:
             eqn = Eqn(eqn.prim, [Literal(np.float32(known[id(eqn.inputs[0])]))], eqn.params, eqn.out_vars)
         kind = _kind(eqn)
@@ -287,7 +292,14 @@ def fuse(program: Program, known: dict | None = None) -> Program:
 
 
 def known_scalars(program: Program, consts) -> dict:
-    """``{id(var): value}`` for the float32 scalar constants among ``program``'s first inputs (for ``fuse``)."""
+    """``{id(var): value}`` for the float32 scalar constants among ``program``'s first inputs (for ``fuse``).
+
+    >>> import grilly.numpy as gnp
+    >>> from grilly.core.program import trace_to_program
+    >>> prog, consts = trace_to_program(lambda x: [x * 3.0], [gnp.ones(2).aval])
+    >>> list(known_scalars(prog, consts).values())
+    [3.0]
+    """
     out = {}
     for v, c in zip(program.in_vars[:program.num_consts], consts):
         if v.aval.shape == () and v.aval.dtype == _F32:
@@ -295,13 +307,19 @@ def known_scalars(program: Program, consts) -> dict:
     return out
 
 
-def _fuse_params(eqn: Eqn) -> Eqn:
+def _fuse_params(eqn: Eqn, known: dict) -> Eqn:
     if eqn.prim is fused_elementwise_p:  # already fused
         return eqn
+    inner = {}  # a scan body's constants that are known scalars outside are known inside
+    if eqn.prim.name == "scan" and isinstance(eqn.params.get("program"), Program):
+        body = eqn.params["program"]
+        for v_in, v_out in zip(body.in_vars[: eqn.params.get("num_consts", 0)], eqn.inputs):
+            if isinstance(v_out, Var) and id(v_out) in known:
+                inner[id(v_in)] = known[id(v_out)]
     params = {}
     for k, v in eqn.params.items():
         if isinstance(v, Program):
-            v = fuse(v)
+            v = fuse(v, inner)
         elif isinstance(v, tuple) and v and all(isinstance(p, Program) for p in v):
             v = tuple(fuse(p) for p in v)
         params[k] = v

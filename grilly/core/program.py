@@ -215,7 +215,10 @@ def pp_program(prog: Program) -> str:
 
     def name(v):
         if isinstance(v, Literal):
-            return repr(np.asarray(v.val).item()) if np.ndim(v.val) == 0 else f"lit{v.aval.str_short()}"
+            if np.ndim(v.val) != 0:
+                return f"lit{v.aval.str_short()}"
+            val = np.asarray(v.val)  # float32 prints its shortest repr (0.9, not 0.8999999761581421)
+            return str(val) if val.dtype == np.float32 else repr(val.item())
         if id(v) not in names:
             i = next(counter)
             names[id(v)] = "".join(chr(97 + d) for d in _digits(i))

@@ -163,3 +163,11 @@ def test_comparisons_and_selects_fuse_with_booleans_kept_inside(rng):
     assert len(_fused_eqns(fused)) == 1 and len(fused.eqns) == 1
     for g, w in zip(eval_program(fused, *consts, *args), eval_program(program, *consts, *args)):
         np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+
+
+def test_fused_programs_print_readably():
+    program, consts, _ = _trace(lambda x: gnp.tanh(x * 0.9) + 1.0, np.ones(3, np.float32))
+    fused = fuse(program, known_scalars(program, consts))
+    text = str(fused.eqns[0].params["program"])
+    assert "broadcast_in_dim[shape=(3,) broadcast_dimensions=()] 0.9" in text and "tanh" in text
+    assert "fused_elementwise[program={ ... 5 eqns }]" in str(fused)

@@ -129,7 +129,15 @@ def _run_flat(program, donated, *args):
 
 def replay_info(program, args=None) -> dict:
     """How ``program`` runs: ``{"mode": "replay", "dispatches": n, "arena_bytes": b, "kernels": {name: n}}`` or
-    ``{"mode": "eager", "reason": ...}``; ``{"mode": "not recorded"}`` before its first Vulkan call."""
+    ``{"mode": "eager", "reason": ...}``; ``{"mode": "not recorded"}`` before its first Vulkan call.
+
+    >>> import grilly, grilly.numpy as gnp
+    >>> f = grilly.jit(lambda x: gnp.sin(x) * 2.0)
+    >>> y = f(gnp.ones(8))
+    >>> (program, consts, out_tree), = f._cache.values()
+    >>> replay_info(program)["mode"] in ("replay", "not recorded")  # "not recorded" off Vulkan
+    True
+    """
     table = _entries.get(program) or {}
     if not table:
         return {"mode": "not recorded"}

@@ -45,7 +45,11 @@ def plan(intervals: list[tuple[int, int, int]]) -> tuple[list[int], int]:
 
 
 def overlapping(intervals, offsets) -> list[tuple[int, int]]:
-    """Pairs of values that are live at the same time and share bytes (empty for a correct plan)."""
+    """Pairs of values that are live at the same time and share bytes (empty for a correct plan).
+
+    >>> overlapping([(100, 0, 5), (100, 3, 8)], [0, 0])
+    [(0, 1)]
+    """
     bad = []
     for a in range(len(intervals)):
         for b in range(a + 1, len(intervals)):
