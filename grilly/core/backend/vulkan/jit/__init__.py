@@ -9,8 +9,8 @@ of operations. ``lax.scan`` bodies are recorded once per step into the same comm
 scan costs no Python per call.
 
 A program that reads GPU data on the host while it runs (``lax.while_loop``, ``lax.cond`` on a computed
-predicate, ``debug_nans``) cannot be replayed: it runs eagerly, operation by operation, on every call, and
-``replay_info(program)`` says so with the reason. Devices without buffer device addresses (descriptor
+predicate, ``debug_nans``) cannot be replayed: it runs eagerly, operation by operation, on every call; a
+``RuntimeWarning`` says so once, and ``replay_info(program)`` gives the reason. Devices without buffer device addresses (descriptor
 mode) also evaluate jitted programs eagerly: the replay's own kernels address memory by device address.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 import weakref
 
 from grilly.core.fusion import fuse, known_scalars
@@ -97,7 +98,7 @@ def _eval_naming(program, args) -> list:
     return [v.val if isinstance(v, Literal) else env[id(v)] for v in program.outs]
 
 
-def run(program, donated, args) -> list:
+def run(program, donated, args, name: str = "fn") -> list:
     """Run ``program`` on Vulkan arrays ``args``: replay its recording (made on first use) or, if it needs the
     host while running, evaluate it eagerly."""
     nc = program.num_consts
@@ -113,6 +114,9 @@ def run(program, donated, args) -> list:
     entry = table.get(key)
     if entry is None:
         entry = table[key] = _record(program, args, backend)
+        if entry.__class__ is Eager:  # said once per recording: every later call pays the eager price
+            warnings.warn(f"jit: '{name}' cannot be replayed and runs eagerly on every call ({entry.reason})",
+                          RuntimeWarning, stacklevel=2)
     if entry.__class__ is Eager:
         return eval_program(_fused_program(program, args[: program.num_consts]), *args)
     return entry(args, nc, donated, backend)
@@ -120,11 +124,11 @@ def run(program, donated, args) -> list:
 
 def executor(program, name, donated):
     """The ``grilly.transforms.jit.executors["vulkan"]`` entry: a runner for ``program``."""
-    return functools.partial(_run_flat, program, donated)
+    return functools.partial(_run_flat, program, donated, name)
 
 
-def _run_flat(program, donated, *args):
-    return run(program, donated, args)
+def _run_flat(program, donated, name, *args):
+    return run(program, donated, args, name)
 
 
 def replay_info(program, args=None) -> dict:
