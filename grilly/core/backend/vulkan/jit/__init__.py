@@ -10,8 +10,8 @@ scan costs no Python per call.
 
 A program that reads GPU data on the host while it runs (``lax.while_loop``, ``lax.cond`` on a computed
 predicate, ``debug_nans``) cannot be replayed: it runs eagerly, operation by operation, on every call; a
-``RuntimeWarning`` says so once, and ``replay_info(program)`` gives the reason. Devices without buffer device addresses (descriptor
-mode) also evaluate jitted programs eagerly: the replay's own kernels address memory by device address.
+``RuntimeWarning`` says so once, and ``replay_info(program)`` gives the reason. Devices without buffer device
+addresses (descriptor mode) also evaluate jitted programs eagerly: the replay's kernels need device addresses.
 """
 
 from __future__ import annotations
