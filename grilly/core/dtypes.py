@@ -65,8 +65,8 @@ def is_unsigned(dtype) -> bool:
 
 def canonicalize(dtype) -> np.dtype:
     """Map a requested dtype to the one grilly stores (64-bit types narrow unless x64 is on)."""
-    if dtype is None:
-        return float32
+    if dtype is None:  # the default float, as jnp.zeros: float64 once x64 is on
+        return float64 if config.enable_x64 else float32
     if dtype is float:
         dtype = float64 if config.enable_x64 else float32
     elif dtype is int:

@@ -90,8 +90,8 @@ def _attend(q, k, v, mask) -> Array:
 class CapsuleTransformer:
     """The model (a pytree: ``params`` are the leaves, ``config`` is static). See the module docstring."""
 
-    def __init__(self, config: CapsuleConfig | None = None, params: dict | None = None):
-        self.config = config or CapsuleConfig()
+    def __init__(self, config: CapsuleConfig | dict | None = None, params: dict | None = None):
+        self.config = CapsuleConfig(**config) if isinstance(config, dict) else (config or CapsuleConfig())
         self.params = params if params is not None else self.init_params(self.config)
         self._centers = place_cell_centers(self.config.place_grid)
 

@@ -10,6 +10,7 @@ import grilly
 import grilly.numpy as gnp
 from grilly.compat.learning import CapsuleTransformer as Exported
 from grilly.memory.capsule import CapsuleConfig, CapsuleTransformer
+from grilly.test_util import check_grads
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 
@@ -63,6 +64,23 @@ def test_capsule_gradients_flow_through_the_memory():
     for name in ("cap_key", "cap_value", "place", "time_key", "embed"):
         assert float(gnp.sum(gnp.abs(grads.params[name]))) > 0, name
     assert float(gnp.sum(gnp.abs(grads.params["layers"][0]["mem_q"]))) > 0
+
+
+def test_capsule_gradient_matches_finite_differences(x64):
+    model = CapsuleTransformer({"vocab_size": 5, "d_model": 4, "n_heads": 2, "d_ff": 8, "d_capsule": 4,
+                                "memory_slots": 3, "n_time": 3, "place_grid": 2})
+    assert model.config.d_model == 4  # a dict config works, as in the classic API
+
+    def loss(cap_key, mem_q):
+        params = dict(model.params, cap_key=cap_key)
+        params["layers"] = [dict(params["layers"][0], mem_q=mem_q)]
+        m = CapsuleTransformer(model.config, params)
+        _, mem = m(gnp.asarray([[0, 1, 2]]), place=[[0.2, 0.7]])
+        logits, _ = m(gnp.asarray([[1]]), mem, place=[[0.2, 0.7]], write=False)
+        return gnp.sum(gnp.tanh(logits))
+
+    args = (np.asarray(model.params["cap_key"]), np.asarray(model.params["layers"][0]["mem_q"]))
+    check_grads(loss, args, order=1, modes=("rev",))
 
 
 def test_capsule_recall_trains_above_chance():
