@@ -47,11 +47,15 @@ def test_selection_order(monkeypatch):
     monkeypatch.setenv("VK_GPU_INDEX", "2")
     assert D.select(devs).name == "Intel Arc"
     missing = _fake(5, "old", 0x10DE, vk.VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU)
-    missing.features["bufferDeviceAddress"] = False  # usable only with push descriptors
     monkeypatch.delenv("VK_GPU_INDEX")
+    monkeypatch.delenv("GRILLY_VK_DESCRIPTORS", raising=False)
+    assert D.descriptor_mode(missing) == "bda"
+    missing.features["bufferDeviceAddress"] = False  # then descriptors: pushed, or sets from pools
     missing.features["pushDescriptor"] = True
-    assert D.select([missing]).name == "old"
+    assert D.select([missing]).name == "old" and D.descriptor_mode(missing) == "push"
     missing.features["pushDescriptor"] = False
+    assert D.descriptor_mode(missing) == "pool"
+    missing.features["shaderInt8"] = False
     assert D.select([missing]) is None
 
 

@@ -143,10 +143,18 @@ def _has_extension(pdev, ext: str) -> bool:
     return ext in {n if isinstance(n, str) else ffi.string(n).decode() for n in names}
 
 
+def descriptor_mode(info: PhysicalInfo) -> str:
+    """How kernels get their operands: ``"bda"`` (buffer device addresses in push constants), ``"push"``
+    (storage-buffer descriptors pushed with VK_KHR_push_descriptor) or ``"pool"`` (descriptor sets from
+    per-command-buffer pools). ``GRILLY_VK_DESCRIPTORS=1`` forces descriptors, ``=pool`` the pool path."""
+    env = os.environ.get("GRILLY_VK_DESCRIPTORS", "").strip().lower()
+    if info.features.get("bufferDeviceAddress") and env in ("", "0", "false", "no", "off"):
+        return "bda"
+    return "push" if info.features.get("pushDescriptor") and env != "pool" else "pool"
+
+
 def use_descriptors(info: PhysicalInfo) -> bool:
-    """Kernels take storage-buffer descriptors (pushed) instead of buffer device addresses: on devices without
-    bufferDeviceAddress, or everywhere with ``GRILLY_VK_DESCRIPTORS=1``."""
-    return not info.features.get("bufferDeviceAddress") or _env_flag("GRILLY_VK_DESCRIPTORS")
+    return descriptor_mode(info) != "bda"
 
 
 COOPMAT_EXT = "VK_KHR_cooperative_matrix"
@@ -189,10 +197,8 @@ def list_devices(instance) -> list[PhysicalInfo]:
 
 
 def usable(info: PhysicalInfo) -> bool:
-    """Vulkan 1.2, the required features, and buffer device addresses or push descriptors for the operands."""
-    f = info.features
-    return (info.api >= vk.VK_MAKE_VERSION(1, 2, 0) and all(f.get(k) for k in REQUIRED)
-            and bool(f.get("bufferDeviceAddress") or f.get("pushDescriptor")))
+    """Vulkan 1.2 and the required features (operands go by address, pushed descriptors or descriptor sets)."""
+    return info.api >= vk.VK_MAKE_VERSION(1, 2, 0) and all(info.features.get(k) for k in REQUIRED)
 
 
 def select(devices: list[PhysicalInfo]) -> PhysicalInfo | None:
@@ -214,7 +220,7 @@ def _compute_queue_family(pdev) -> int:
     raise BackendError("the selected Vulkan device has no compute queue")
 
 
-def create_device(info: PhysicalInfo, descriptors: bool = False):
+def create_device(info: PhysicalInfo, descriptors: bool = False, push_descriptors: bool = False):
     """The logical device with the features grilly's shaders use; returns (device, queue, family)."""
     fam = _compute_queue_family(info.handle)
     f = info.features
@@ -263,7 +269,7 @@ def create_device(info: PhysicalInfo, descriptors: bool = False):
                       "cooperativeMatrix": 1})
         f12.pNext = cm
         exts = [ffi.new("char[]", COOPMAT_EXT.encode())]
-    if descriptors:
+    if push_descriptors:
         exts.append(ffi.new("char[]", PUSH_DESCRIPTOR_EXT.encode()))
     ext_names = ffi.new("char*[]", exts) if exts else ffi.NULL
     dinfo = ffi.new(

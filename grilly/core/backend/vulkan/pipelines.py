@@ -145,8 +145,9 @@ class Pipelines:
         self.created += 1
         return pp[0]
 
-    def get_desc(self, name: str, spec: tuple = ()):
-        """Descriptor mode: (pipeline, pipeline layout, descriptors per binding) of ``<name>__desc``."""
+    def get_desc(self, name: str, spec: tuple = (), push: bool = True):
+        """Descriptor mode: (pipeline, pipeline layout, descriptors per binding, set layout) of ``<name>__desc``;
+        ``push``: the set layout is for VK_KHR_push_descriptor (else for sets from a pool)."""
         meta = self.desc_layouts.get(name)
         if meta is None:
             try:
@@ -158,7 +159,7 @@ class Pipelines:
                 {"binding": k, "descriptorType": vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, "descriptorCount": c,
                  "stageFlags": vk.VK_SHADER_STAGE_COMPUTE_BIT} for k, c in enumerate(bindings)])
             sinfo = ffi.new("VkDescriptorSetLayoutCreateInfo*", {
-                "sType": vk.VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, "flags": 0x1,  # PUSH_DESCRIPTOR
+                "sType": vk.VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, "flags": int(push),  # PUSH_DESCRIPTOR
                 "bindingCount": len(bindings), "pBindings": entries})
             psl = ffi.new("VkDescriptorSetLayout*")
             check(lib.vkCreateDescriptorSetLayout(self.dev, sinfo, ffi.NULL, psl), "vkCreateDescriptorSetLayout")
@@ -175,7 +176,7 @@ class Pipelines:
         p = self.pipelines.get(key)
         if p is None:
             p = self.pipelines[key] = self._create(name + "__desc", spec, meta[1])
-        return p, meta[1], meta[2]
+        return p, meta[1], meta[2], meta[0]
 
     def save(self) -> None:
         """Write the driver's pipeline cache to disk (at exit)."""

@@ -80,9 +80,11 @@ class Runtime:
         )
         lib.vkGetPhysicalDeviceProperties2(info.handle, p2)
         self.subgroup_size = int(sub.subgroupSize)
-        self.bda = not D.use_descriptors(info)  # operands by device address (else pushed descriptors)
+        self.desc_mode = D.descriptor_mode(info)  # "bda", "push" or "pool"
+        self.bda = self.desc_mode == "bda"  # operands by device address (else storage-buffer descriptors)
         self.blocks_by_addr: dict[int, object] = {}
-        self.device, self.queue, self.family = D.create_device(info, descriptors=not self.bda)
+        self.device, self.queue, self.family = D.create_device(info, descriptors=not self.bda,
+                                                              push_descriptors=self.desc_mode == "push")
         (dti, dflags, dheap), (hti, hflags, hheap), heaps = _pick_types(info.handle)
         hv = vk.VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | vk.VK_MEMORY_PROPERTY_HOST_COHERENT_BIT
         self.unified = (dflags & hv) == hv  # device memory is mappable: no staging copies needed
@@ -93,9 +95,10 @@ class Runtime:
         self.pipelines = Pipelines(self)
         self.layout = self.pipelines.layout
         self.stream = Stream(self, D._env_flag("GRILLY_PROFILE"))
-        if not self.bda:
+        if self.desc_mode == "push":
             fn = lib.vkGetDeviceProcAddr(self.device, b"vkCmdPushDescriptorSetKHR")
             self._push_descriptors = ffi.cast("PFN_vkCmdPushDescriptorSetKHR", fn)
+        if not self.bda:
             self._dummy = DeviceBuffer(self, self.device_pool, 256)
         self.deferred: dict[int, list] = {}  # last_use -> [(pool, block, offset, nbytes)] waiting for the GPU
         atexit.register(self.shutdown)
@@ -175,7 +178,7 @@ class Runtime:
 
     def _dispatch_desc(self, name, spec, groups, pc, reads, writes) -> None:
         """Descriptor mode: the leading addresses of ``pc`` become pushed storage-buffer descriptors."""
-        pipe, layout, bindings = self.pipelines.get_desc(name, spec)
+        pipe, layout, bindings, set_layout = self.pipelines.get_desc(name, spec, self.desc_mode == "push")
         n = sum(bindings)
         addrs = struct.unpack_from(f"<{n}Q", pc) if n else ()
         infos = ffi.new("VkDescriptorBufferInfo[]", max(n, 1))
@@ -202,7 +205,14 @@ class Runtime:
             w.descriptorType, w.pBufferInfo = vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, infos + i
             i += count
         cmd = self.stream.cmd()
-        self._push_descriptors(cmd, vk.VK_PIPELINE_BIND_POINT_COMPUTE, layout, 0, len(bindings), wr)
+        if self.desc_mode == "push":
+            self._push_descriptors(cmd, vk.VK_PIPELINE_BIND_POINT_COMPUTE, layout, 0, len(bindings), wr)
+        else:  # a fresh set from the command buffer's pools (reset when the command buffer is recycled)
+            ds = self.stream.descriptor_set(set_layout)
+            for k in range(len(bindings)):
+                wr[k].dstSet = ds[0]
+            lib.vkUpdateDescriptorSets(self.device, len(bindings), wr, 0, ffi.NULL)
+            lib.vkCmdBindDescriptorSets(cmd, vk.VK_PIPELINE_BIND_POINT_COMPUTE, layout, 0, 1, ds, 0, ffi.NULL)
         self.stream.dispatch(pipe, name, groups, struct.pack("<II", mask, 0) + pc[8 * n:], reads, writes,
                              layout=layout)
 

@@ -14,10 +14,11 @@ _ALL_STAGES = None
 
 
 class _Slot:
-    __slots__ = ("cmd", "value", "queries", "names")
+    __slots__ = ("cmd", "value", "queries", "names", "pools")
 
     def __init__(self, cmd, queries):
         self.cmd, self.value, self.queries, self.names = cmd, 0, queries, []
+        self.pools: list = []  # descriptor pools (descriptor-set mode only), reset with the command buffer
 
 
 class Stream:
@@ -254,6 +255,8 @@ class Stream:
             if s.queries is not None and s.names:
                 self._collect(s)
             check(lib.vkResetCommandBuffer(s.cmd, 0), "vkResetCommandBuffer")
+            for pool in s.pools:
+                check(lib.vkResetDescriptorPool(self.dev, pool, 0), "vkResetDescriptorPool")
             self.free_slots.append(s)
         return self.completed
 
@@ -293,6 +296,28 @@ class Stream:
         self.cur, self.count = None, 0
         self.dirty.clear()
         return self.submitted
+
+    def descriptor_set(self, set_layout):
+        """A descriptor set (``VkDescriptorSet[1]``) from the pools of the command buffer being recorded."""
+        s = self.cur
+        out = ffi.new("VkDescriptorSet[1]")
+        layouts = ffi.new("VkDescriptorSetLayout[1]", [set_layout])
+        for _ in range(2):
+            if s.pools:
+                ainfo = ffi.new("VkDescriptorSetAllocateInfo*", {
+                    "sType": vk.VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO, "descriptorPool": s.pools[-1],
+                    "descriptorSetCount": 1, "pSetLayouts": layouts})
+                if lib.vkAllocateDescriptorSets(self.dev, ainfo, out) == 0:
+                    return out
+            size = ffi.new("VkDescriptorPoolSize*", {"type": vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                                     "descriptorCount": 16 * MAX_RECORDED})
+            pinfo = ffi.new("VkDescriptorPoolCreateInfo*", {
+                "sType": vk.VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, "maxSets": MAX_RECORDED,
+                "poolSizeCount": 1, "pPoolSizes": size})
+            pp = ffi.new("VkDescriptorPool*")
+            check(lib.vkCreateDescriptorPool(self.dev, pinfo, ffi.NULL, pp), "vkCreateDescriptorPool")
+            s.pools.append(pp[0])
+        raise RuntimeError("could not allocate a descriptor set")
 
     def _collect(self, s: _Slot) -> None:
         n = 2 * len(s.names)
