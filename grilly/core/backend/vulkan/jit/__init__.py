@@ -8,8 +8,9 @@ arguments' addresses into a table and submit the command buffer: one ``vkQueueSu
 of operations. ``lax.scan`` bodies are recorded once per step into the same command buffer, so a 500-step
 scan costs no Python per call.
 
-A program that reads GPU data on the host while it runs (``lax.while_loop``, ``lax.cond`` on a computed
-predicate, ``debug_nans``) cannot be replayed: it runs eagerly, operation by operation, on every call; a
+``lax.cond`` / ``lax.switch`` on an index computed on the GPU is recorded as every branch plus a ``select_n``
+of their outputs (up to 8 branches). A program that reads GPU data on the host while it runs
+(``lax.while_loop``, ``debug_nans``) cannot be replayed: it runs eagerly, operation by operation, on every call; a
 ``RuntimeWarning`` says so once, and ``replay_info(program)`` gives the reason. Devices without buffer device
 addresses (descriptor mode) also evaluate jitted programs eagerly: the replay's kernels need device addresses.
 """
@@ -64,8 +65,12 @@ def _record(program, args, backend):
         buf = rec.empty(v.aval)
         in_pids.append(len(rec.phs) - 1)
         ins.append(Array(buf, v.aval, backend))
+    from grilly.core import primitive as P
+    from grilly.lax.control_flow.cond import cond_p
+
     backend.rt = rec
     _RECORDING[0] += 1
+    cond_impl, P.generic_impls[cond_p] = P.generic_impls[cond_p], _cond_by_select(P.generic_impls[cond_p])
     try:
         outs = _eval_naming(fused, ins)
     except NeedsHost as e:
@@ -73,11 +78,28 @@ def _record(program, args, backend):
     finally:
         backend.rt = real
         _RECORDING[0] -= 1
+        P.generic_impls[cond_p] = cond_impl
     from grilly.core.array import asarray_concrete
 
     outs = [o if isinstance(o, Array) else asarray_concrete(o) for o in outs]
     out_refs = [rec.ref(o._buf, len(rec.cmds)) for o in outs]
     return Replay(real, rec, in_pids, out_refs, [o.aval for o in outs])
+
+
+def _cond_by_select(host_impl):
+    """cond / switch while recording: an index computed on the GPU runs every branch and selects the outputs
+    with ``select_n`` (at most 8 branches), so the program stays replayable; a known index runs one branch."""
+    from grilly.core.backend.vulkan.jit.recorder import is_tagged
+    from grilly.lax.elementwise import select_n
+
+    def impl(index, *ops, branches):
+        buf = getattr(index, "_buf", None)
+        if buf is None or not is_tagged(buf.addr) or len(branches) > 8:
+            return host_impl(index, *ops, branches=branches)
+        outs = [eval_program(b, *ops) for b in branches]
+        return [select_n(index, *cases) for cases in zip(*outs)]
+
+    return impl
 
 
 def _eval_naming(program, args) -> list:
