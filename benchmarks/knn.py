@@ -7,6 +7,7 @@ query upload, every chunk's distances and top-k, the merges, and the download of
 
     python benchmarks/knn.py                     # the benchmark shapes
     python benchmarks/knn.py --n 20000 --runs 3  # a quick smoke run
+    python benchmarks/knn.py --stream --exact    # also: database streamed from host; tie-exact distances
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import time
 import numpy as np
 
 
-def time_grilly(xb: np.ndarray, xq: np.ndarray, k: int, method: str, warmup: int, runs: int):
+def time_grilly(xb: np.ndarray, xq: np.ndarray, k: int, method: str, warmup: int, runs: int, stream: bool = False):
     import grilly
     from grilly.memory import IndexFlatL2
 
-    index = IndexFlatL2(xb.shape[1], method=method)
+    # stream=True: a zero device budget, so every search uploads the database chunk by chunk from host memory
+    index = IndexFlatL2(xb.shape[1], method=method, device_budget_bytes=0 if stream else None)
     index.add(xb)
     for _ in range(warmup):  # the first search also uploads and caches the database chunks
         out = index.search(xq, k)
@@ -31,7 +33,8 @@ def time_grilly(xb: np.ndarray, xq: np.ndarray, k: int, method: str, warmup: int
         start = time.perf_counter()
         out = index.search(xq, k)  # returns NumPy arrays: synchronous by construction
         times.append(time.perf_counter() - start)
-    return statistics.median(times), out, f"grilly ({grilly.default_backend()}, {method})"
+    where = ", streamed from host" if stream else ""
+    return statistics.median(times), out, f"grilly ({grilly.default_backend()}, {method}{where})"
 
 
 def time_torch(xb: np.ndarray, xq: np.ndarray, k: int, warmup: int, runs: int):
@@ -76,6 +79,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--exact", action="store_true", help="also time the tie-exact 'direct' distances")
+    parser.add_argument("--stream", action="store_true", help="also time a database streamed from host memory")
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
@@ -84,14 +88,14 @@ def main() -> None:
     print(f"kNN: database {args.n} x {args.d}, {args.nq} queries, k={args.k}, float32; median of {args.runs}")
 
     t_torch, (d_torch, i_torch), torch_name = time_torch(xb, xq, args.k, args.warmup, args.runs)
-    print(f"  {torch_name:48s} {t_torch * 1e3:10.2f} ms")
-    methods = ["gemm", "direct"] if args.exact else ["gemm"]
-    for method in methods:
+    print(f"  {torch_name:58s} {t_torch * 1e3:10.2f} ms")
+    configs = [("gemm", False)] + [("gemm", True)] * args.stream + [("direct", False)] * args.exact
+    for method, stream in configs:
         runs = args.runs if method == "gemm" else max(1, args.runs // 3)
-        t, (d, i), name = time_grilly(xb, xq, args.k, method, 1 if method == "direct" else args.warmup, runs)
+        t, (d, i), name = time_grilly(xb, xq, args.k, method, 1 if method == "direct" else args.warmup, runs, stream)
         same = float(np.mean(i == i_torch))
         err = float(np.max(np.abs(d - d_torch) / np.maximum(np.abs(d_torch), 1e-6)))
-        print(f"  {name:48s} {t * 1e3:10.2f} ms   grilly/torch time ratio {t / t_torch:6.2f}   "
+        print(f"  {name:58s} {t * 1e3:10.2f} ms   grilly/torch time ratio {t / t_torch:6.2f}   "
               f"same ids {same:.4f}, max rel. distance diff {err:.1e}")
 
 
