@@ -280,3 +280,28 @@ def test_views_odd_dtypes_empty_and_scalar_arguments(rng):
         v = np.asarray(base).reshape(2, 7)
         _close(got, (np.where(mask, v[0], 0), ints * 3 + 1, np.zeros((0, 3)), np.float32(3.5), v.sum(0)))
         assert np.asarray(got[1]).dtype == np.int32
+
+
+def test_spiking_layer_training_step_matches_eager(rng):
+    from grilly import snn
+
+    T = 6
+    x = gnp.asarray(rng.normal(size=(4, 5)).astype(np.float32))
+
+    def loss(w):
+        z = x @ w
+        spikes, _ = snn.lif_scan(gnp.broadcast_to(z, (T, *z.shape)), tau=2.0, surrogate=snn.surrogate.atan())
+        return gnp.sum((gnp.mean(spikes, axis=0) - 0.3) ** 2)
+
+    def step(w):
+        lval, g = grilly.value_and_grad(loss)(w)
+        return lval, w - 0.5 * g
+
+    jstep = grilly.jit(step)
+    we = wj = gnp.asarray(rng.normal(size=(5, 3)).astype(np.float32))
+    for _ in range(3):
+        le, we = step(we)
+        lj, wj = jstep(wj)
+        np.testing.assert_allclose(float(lj), float(le), rtol=1e-5, atol=1e-6)
+        _close(wj, we, rtol=1e-5, atol=1e-6)
+    _assert_replayed(jstep)
