@@ -247,9 +247,9 @@ BITCASTS = {F32: U32, U32: F32, I32: F32, I8: U8, U8: I8, F16: np.dtype(np.uint1
 
 OTHER = [
     Case("select_n_bool", ("select_n",), lambda p, a, b: lax.select_n(p, a, b), _select2,
-         lambda p, a, b: np.where(p, b, a), ALL[:-1]),
+         lambda p, a, b: np.where(p, b, a), ALL),
     Case("select_n_int", ("select_n",), lambda w, a, b, c: lax.select_n(w, a, b, c), _select3,
-         lambda w, a, b, c: np.choose(w, [a, b, c]) if a.size else a, ALL[:-1]),
+         lambda w, a, b, c: np.choose(w, [a, b, c]) if a.size else a, ALL),
     *[_convert_case(t) for t in ALL],
     Case("bitcast", ("bitcast_convert_type",), lambda x: lax.bitcast_convert_type(x, BITCASTS[x.dtype]),
          lambda rng, s, d: [rand(rng, s, d, -100, 100)], lambda x: x.view(BITCASTS[x.dtype]),

@@ -33,7 +33,7 @@ def _two(shape_x, shape_y, lo=-3, hi=3):
 MM_SIZES = ((1, 1, 1), (3, 5, 2), (0, 4, 3), (4, 0, 3), (17, 33, 9), (67, 129, 33))
 DOT = [
     Case("matmul", ("dot_general",), lambda x, y: lax.dot_general(x, y, (((1,), (0,)), ((), ()))),
-         _two(lambda s: s[:2], lambda s: s[1:]), _einsum_ref("mk,kn->mn"), FLOATS + (I32,), MM_SIZES, big=False,
+         _two(lambda s: s[:2], lambda s: s[1:]), _einsum_ref("mk,kn->mn"), FLOATS + INTS, MM_SIZES, big=False,
          rtol=2e-5, atol=2e-4),
     Case("dot_general_batch_perm", ("dot_general",),
          lambda x, y: lax.dot_general(x, y, (((0,), (2,)), ((1,), (0,)))),
@@ -88,7 +88,7 @@ def _conv_case(name, cfg):
     return Case(name, ("conv_general_dilated",),
                 lambda x, w: lax.conv_general_dilated(x, w, st, pad, ld, rd, feature_group_count=g),
                 lambda rng, s, d: [rand(rng, ls, d, -2, 2), rand(rng, rs, d, -2, 2)],
-                lambda x, w: _conv_ref(x, w, st, pad, ld, rd, g), (F32, F16), ((),), big=False, vmap=False)
+                lambda x, w: _conv_ref(x, w, st, pad, ld, rd, g), FLOATS, ((),), big=False, vmap=False)
 
 
 CONV = [_conv_case(n, c) for n, c in CONV_CONFIGS.items()]
@@ -246,4 +246,4 @@ RANDOM = [
 ]
 
 CASES = DOT + CONV + INDEXING + SORTING + RANDOM
-_ = (INTS, on_vulkan)
+_ = on_vulkan
