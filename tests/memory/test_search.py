@@ -150,6 +150,19 @@ def test_chunked_and_streamed_search_equal_unchunked(rng, metric):
             np.testing.assert_array_equal(got, want)
 
 
+def test_resident_chunks_are_cached_and_streamed_ones_are_not(rng):
+    xb = integer_data(rng, 40, 3)
+    resident = IndexFlatL2(3, chunk_rows=16)
+    streamed = IndexFlatL2(3, chunk_rows=16, device_budget_bytes=0)
+    for index in (resident, streamed):
+        index.add(xb)
+        index.search(xb[:2], 3)
+    assert sorted(resident._device_chunks) == [0, 16, 32] and streamed._device_chunks == {}
+    cached = resident._device_chunks[0]
+    resident.add(xb[:1])  # only the last, partial chunk is refreshed
+    assert resident._device_chunks[0] is cached and 32 not in resident._device_chunks
+
+
 def test_k_larger_than_ntotal_and_empty_index(rng):
     index = IndexFlatL2(3)
     D, ids = index.search(np.zeros((2, 3), np.float32), 4)
