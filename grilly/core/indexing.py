@@ -23,7 +23,10 @@ def _expand(x, idx):
     idx = idx if isinstance(idx, tuple) else (idx,)
     items = []
     for i in idx:
-        if _is_array_index(i) or isinstance(i, np.bool_ | bool) and not isinstance(i, int | np.integer):
+        if isinstance(i, bool | np.bool_):  # a scalar bool: a new axis of length 1 (True) or 0 (False), as NumPy
+            items.append(None if i else _EMPTY_AXIS)
+            continue
+        if _is_array_index(i):
             arr = i
             dt = getattr(arr, "dtype", None) if not isinstance(arr, list) else np.asarray(arr).dtype
             if dt is not None and np.dtype(dt) == np.bool_:
@@ -36,7 +39,7 @@ def _expand(x, idx):
                 items.extend(np.nonzero(mask))
                 continue
         items.append(i)
-    n_consume = sum(1 for i in items if i is not None and i is not Ellipsis)
+    n_consume = sum(1 for i in items if i is not None and i is not Ellipsis and i is not _EMPTY_AXIS)
     if sum(1 for i in items if i is Ellipsis) > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
     if n_consume > x.ndim:
@@ -49,11 +52,14 @@ def _expand(x, idx):
             out.append(i)
     if not any(i is Ellipsis for i in items):
         out.extend([slice(None)] * (x.ndim - n_consume))
-    new_axes = [k for k, i in enumerate(out) if i is None]
+    new_axes = [k for k, i in enumerate(out) if i is None or i is _EMPTY_AXIS]
     if new_axes:
         x = expand_dims(x, tuple(new_axes))
-        out = [slice(None) if i is None else i for i in out]
+        out = [slice(None) if i is None else slice(0, 0) if i is _EMPTY_AXIS else i for i in out]
     return x, out
+
+
+_EMPTY_AXIS = object()  # the index False: a new axis of length 0
 
 
 def getitem(x, idx):
@@ -94,7 +100,7 @@ def getitem(x, idx):
     if not adv:
         return squeeze(x, drop) if drop else x
     # advanced indices: broadcast them, fold their axes into one and gather once
-    arrs = [asarray(items[d]) for d in adv]
+    arrs = [asarray(items[d], dtypes.int32 if isinstance(items[d], list) and not items[d] else None) for d in adv]
     for a in arrs:
         if dtypes.kind(a.dtype) not in "iu":
             raise IndexError(f"arrays used as indices must be of integer (or boolean) type, got {a.dtype}")

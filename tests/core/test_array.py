@@ -26,7 +26,8 @@ ADVANCED_INDICES = [
     (np.array([0, 2]), slice(None), np.array([1, 4])), (1, np.array([0, 3]), slice(1, 4)),
     (np.array([[0], [2]]), np.array([1, 3])), (Ellipsis, np.array([0, -1])), [0, 1],
     (slice(None), np.array([True, False, True, True])), np.array([True, False, True]),
-    X[:, :, 0] > 20, (X > 30,), (0, X[0] % 3 == 0),
+    X[:, :, 0] > 20, (X > 30,), (0, X[0] % 3 == 0), [], ([], 1), True, False, (0, True), (np.True_, 1),
+    (Ellipsis, False), (np.array([], np.int64), slice(None)),
 ]
 
 
