@@ -255,6 +255,7 @@ def reduce_variants() -> list:
             if DTYPES[code][4] == "f" and op in ("max", "min"):
                 d["COMBINE(a, b)"] = f"{op}_(a, b)"
             out.append((f"cum{op}_{code}", "reduce/cum.comp", dtype_defines("A", code) | d))
+            out.append((f"cumfix_{op}_{code}", "reduce/cum_fix.comp", dtype_defines("A", code) | d))
     return out
 
 

@@ -87,3 +87,18 @@ def test_cumsum_long(run, rng):
     x = rng.integers(-100, 100, (3, 70_001)).astype(np.int32)
     _close(run(R.cumsum_p, x, axis=1, reverse=False))
     _close(run(R.cumsum_p, x, axis=1, reverse=True))
+
+
+@pytest.mark.parametrize("op", ["sum", "prod", "max", "min"])
+@pytest.mark.parametrize("shape,axis", [((2, 5000, 3), 1), ((70_001,), 0), ((9000, 2), 0)])
+def test_cumulative_segmented(run, rng, op, shape, axis):
+    x = rng.uniform(0.999, 1.001, shape).astype(np.float32) if op == "prod" else rng.standard_normal(shape).astype(
+        np.float32)
+    if op in ("max", "min"):
+        x.flat[4321] = np.nan
+    p = getattr(R, f"cum{op}_p")
+    for rev in (False, True):
+        got, want = run(p, x, axis=axis, reverse=rev)
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-4, atol=2e-3, equal_nan=True)
+    xi = rng.integers(-3, 4, shape).astype(np.int8)
+    _close(run(p, xi, axis=axis, reverse=True))

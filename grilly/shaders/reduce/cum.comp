@@ -1,27 +1,28 @@
 #version 460
-// Cumulative op along the middle axis of x viewed as [outer, K, inner], sequential per (outer, inner) as NumPy.
-// One dispatch covers steps [s0, s1) of the scan; a later dispatch continues from the value stored at step
-// s0 - 1 (long axes are split so that no invocation loops more than 32768 times). Defines: A_*, ACC_T,
-// COMBINE(a, b).
+// Cumulative op along the middle axis of x viewed as [outer, K, inner]. The K steps (in scan order: reversed
+// when ``reverse``) are cut into nseg segments of S steps; invocation (o, seg, j) scans its segment sequentially
+// and, with a ``tot`` buffer, stores the segment's total (as ACC_T) at tot[(o * nseg + seg) * inner + j].
+// A second pass scans the totals and cum_fix.comp folds them in. Defines: A_*, ACC_T, COMBINE(a, b).
 #include "../include/common.glsl"
 #include "../include/math.glsl"
 layout(buffer_reference, scalar) readonly buffer InBuf { A_ST d[]; };
-layout(buffer_reference, scalar) buffer OutBuf { A_ST d[]; };
+layout(buffer_reference, scalar) writeonly buffer OutBuf { A_ST d[]; };
+layout(buffer_reference, scalar) writeonly buffer TotBuf { ACC_T d[]; };
 layout(push_constant, scalar) uniform PC {
-    InBuf x; OutBuf y; uint outer; uint K; uint inner; uint reverse; uint s0; uint s1;
+    InBuf x; OutBuf y; TotBuf tot; uint outer; uint K; uint inner; uint reverse; uint S; uint nseg;
 } pc;
-uint step_index(uint s) { return pc.reverse != 0u ? pc.K - 1u - s : s; }
 void main() {
     uint i = gid();
-    if (i >= pc.outer * pc.inner) return;
-    uint o = i / pc.inner, j = i % pc.inner;
+    if (i >= pc.outer * pc.nseg * pc.inner) return;
+    uint j = i % pc.inner, seg = (i / pc.inner) % pc.nseg, o = i / (pc.inner * pc.nseg);
     uint base = o * pc.K * pc.inner + j;
+    uint s0 = seg * pc.S, s1 = min(pc.K, s0 + pc.S);
     ACC_T acc;
-    if (pc.s0 > 0u) acc = ACC_T(A_LOAD(pc.y.d[base + step_index(pc.s0 - 1u) * pc.inner]));
-    for (uint s = pc.s0; s < pc.s1; ++s) {
-        uint k = step_index(s);
+    for (uint s = s0; s < s1; ++s) {  // S <= 32768: lavapipe caps an invocation at 65535 loop iterations
+        uint k = pc.reverse != 0u ? pc.K - 1u - s : s;
         ACC_T v = ACC_T(A_LOAD(pc.x.d[base + k * pc.inner]));
-        acc = s == 0u ? v : COMBINE(acc, v);
+        acc = s == s0 ? v : COMBINE(acc, v);
         pc.y.d[base + k * pc.inner] = A_STORE(A_CT(acc));
     }
+    if (uint64_t(pc.tot) != 0ul && s1 > s0) pc.tot.d[(o * pc.nseg + seg) * pc.inner + j] = acc;
 }

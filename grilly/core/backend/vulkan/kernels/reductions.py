@@ -89,15 +89,38 @@ def _arg(op: str):
     return impl
 
 
+SEGMENT = 256  # steps per invocation in a segmented scan; longer axes take three passes
+
+
+def cumulative(rt, op: str, x, out, outer: int, K: int, inner: int, reverse: bool) -> None:
+    """out = the cumulative ``op`` of x ([outer, K, inner]) along K: one sequential pass for short axes; else
+    segments of SEGMENT steps, a scan of the segment totals (recursively) and a pass folding them in."""
+    c = code(f"cum{op}", x.dtype)
+    n = outer * inner
+    if not n or not K:
+        return
+    if K <= 8 * SEGMENT:
+        pc = pack("QQQIIIIII", x.addr, out.addr, 0, outer, K, inner, int(reverse), K, 1)
+        launch(rt, f"cum{op}_{c}", n, pc, (x,), (out,))
+        return
+    S = max(SEGMENT, -(-K // MAX_LOOP))
+    nseg = -(-K // S)
+    acc = _ACC_DTYPE[ACC[KIND[c]]]
+    tot = rt.empty(ShapedArray((outer, nseg, inner), acc))
+    pc = pack("QQQIIIIII", x.addr, out.addr, tot.addr, outer, K, inner, int(reverse), S, nseg)
+    launch(rt, f"cum{op}_{c}", n * nseg, pc, (x,), (out, tot))
+    pre = rt.empty(ShapedArray((outer, nseg, inner), acc))
+    cumulative(rt, op, tot, pre, outer, nseg, inner, False)
+    pc = pack("QQIIIIII", out.addr, pre.addr, outer, K, inner, int(reverse), S, nseg)
+    launch(rt, f"cumfix_{op}_{c}", n * K, pc, (out, pre), (out,))
+
+
 def _cum(op: str):
     def impl(rt, bufs, out_avals, *, axis, reverse):
         x, av = bufs[0], out_avals[0]
-        c = code(f"cum{op}", x.dtype)
         out = rt.empty(av)
         outer, K, inner = math.prod(av.shape[:axis]), av.shape[axis], math.prod(av.shape[axis + 1:])
-        for s0 in range(0, K, MAX_LOOP):  # each dispatch continues the scan where the previous one stopped
-            pc = pack("QQIIIIII", x.addr, out.addr, outer, K, inner, int(reverse), s0, min(K, s0 + MAX_LOOP))
-            launch(rt, f"cum{op}_{c}", outer * inner, pc, (x, out), (out,))
+        cumulative(rt, op, x, out, outer, K, inner, reverse)
         return [out]
 
     return impl
