@@ -55,9 +55,9 @@ floor = _unary(E.floor, "floor")
 ceil = _unary(E.ceil, "ceil")
 rint = _unary(E.round, "rint")
 arctan2 = _binary(E.atan2, "arctan2", to_float=True)
-add = _binary(E.add, "add")
+add = _binary(lambda x, y: E.or_(x, y) if x.dtype == dtypes.bool_ else E.add(x, y), "add")  # bool: or
 subtract = _binary(E.sub, "subtract")
-multiply = _binary(E.mul, "multiply")
+multiply = _binary(lambda x, y: E.and_(x, y) if x.dtype == dtypes.bool_ else E.mul(x, y), "multiply")  # bool: and
 maximum = _binary(E.max_, "maximum")
 minimum = _binary(E.min_, "minimum")
 nextafter = _binary(E.nextafter, "nextafter", to_float=True)

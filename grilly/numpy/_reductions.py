@@ -125,7 +125,7 @@ def _cum(lax_fn, name):
         if dtype is not None:
             a = E.convert_element_type(a, dtype)
         elif dtypes.kind(a.dtype) == "b" or (dtypes.kind(a.dtype) in "iu" and a.dtype.itemsize < 4):
-            a = E.convert_element_type(a, dtypes.default_int())
+            a = E.convert_element_type(a, dtypes.uint32 if dtypes.kind(a.dtype) == "u" else dtypes.default_int())
         if axis is None:
             a, axis = reshape(a, (-1,)), 0
         if aval_of(a).size == 0:

@@ -71,6 +71,9 @@ MATH = [
     R("comparisons", lambda m, x, y: (m.equal(x, y), m.not_equal(x, y), m.less(x, y), m.less_equal(x, y),
                                       m.greater(x, y), m.greater_equal(x, y)), I, I.T.copy().reshape(4, 5)),
     R("heaviside", lambda m, x: m.heaviside(x, 0.5), np.array([-1.0, 0.0, 2.0], np.float32)),
+    R("bool_add_mul", lambda m, x, y: (m.add(x > 0, y > 1), (x > 0) * (y > 1)), M, P),
+    R("uint8_ops", lambda m, u: (m.cumsum(u), m.sum(u), u + 3, u * 2, m.negative(u), u // 7), np.array([1, 200, 255],
+                                                                                                   np.uint8)),
 ]
 
 REDUCTIONS = [
