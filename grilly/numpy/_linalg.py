@@ -39,10 +39,16 @@ def matmul(a, b, precision=None):
     if av.shape[-1] != bv.shape[-2]:
         raise ShapeError(f"matmul: operands {av}, {bv}; expected a's last dim to equal b's second-to-last")
     batch = np.broadcast_shapes(av.shape[:-2], bv.shape[:-2])
-    a = broadcast_to(a, (*batch, *av.shape[-2:]))
-    b = broadcast_to(b, (*batch, *bv.shape[-2:]))
     nb = len(batch)
-    out = dot_general(a, b, (((nb + 1,), (nb,)), (tuple(range(nb)), tuple(range(nb)))), precision)
+    if bv.ndim == 2:  # a shared matrix: contract directly, never materialize copies of it per batch member
+        out = dot_general(a, b, (((av.ndim - 1,), (0,)), ((), ())), precision)
+    elif av.ndim == 2:
+        out = dot_general(a, b, (((1,), (bv.ndim - 2,)), ((), ())), precision)  # (M, *batch, N)
+        out = transpose(out, (*range(1, nb + 1), 0, nb + 1))
+    else:
+        a = broadcast_to(a, (*batch, *av.shape[-2:]))
+        b = broadcast_to(b, (*batch, *bv.shape[-2:]))
+        out = dot_general(a, b, (((nb + 1,), (nb,)), (tuple(range(nb)), tuple(range(nb)))), precision)
     if va and vb:
         return reshape(out, batch)
     if va:
