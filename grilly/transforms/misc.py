@@ -83,16 +83,21 @@ def checkpoint(fun, *, policy=None, static_argnums=()):
     0.77132
     """
 
+    static_argnums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+
     @functools.wraps(fun)
     def wrapped(*args):
         from grilly.core.array import asarray_concrete
 
-        flat, in_tree = tree.flatten(args)
+        static = {i % len(args): args[i] for i in static_argnums} if args else {}
+        flat, in_tree = tree.flatten(tuple(a for i, a in enumerate(args) if i not in static))
         flat = [a if isinstance(a, Tracer) else asarray_concrete(a) for a in flat]
         store = {}
 
         def flat_fun(*leaves):
-            out_flat, store["tree"] = tree.flatten(fun(*tree.unflatten(in_tree, list(leaves))))
+            dyn = iter(tree.unflatten(in_tree, list(leaves)))
+            full = [static[i] if i in static else next(dyn) for i in range(len(args))]
+            out_flat, store["tree"] = tree.flatten(fun(*full))
             return out_flat
 
         program, consts = trace_to_program(flat_fun, [aval_of(a) for a in flat])

@@ -275,3 +275,15 @@ def test_has_aux_returns_plain_values_from_every_transform():
         assert np.asarray(j).tolist() == [[2.0, 0.0], [0.0, 2.0]] and float(aux) == 2.0
     (_, aux), _ = grilly.value_and_grad(lambda v: (gnp.sum(v), v * 3), has_aux=True)(x)
     assert isinstance(aux, grilly.Array) and np.asarray(aux).tolist() == [3.0, 3.0]
+
+
+def test_checkpoint_static_argnums(x64):
+    def f(x, n):
+        for _ in range(n):  # Python control flow on the static argument
+            x = gnp.sin(x)
+        return x
+
+    for n in (1, 3):
+        got = grilly.grad(lambda x, n=n: grilly.checkpoint(f, static_argnums=(1,))(x, n))(0.5)
+        want = grilly.grad(lambda x, n=n: f(x, n))(0.5)
+        assert float(got) == pytest.approx(float(want), rel=1e-12)
