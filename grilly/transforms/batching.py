@@ -107,9 +107,12 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size: int | None = None, axis_name=Non
     [2.0, 2.0, 2.0]
     """
 
-    def batched(*args):
+    def batched(*args, **kwargs):
         from grilly.core.array import asarray_concrete
 
+        if kwargs:  # keyword arguments are mapped over their axis 0, as in JAX
+            pos = tuple(in_axes) if isinstance(in_axes, tuple | list) else (in_axes,) * len(args)
+            return vmap(lambda *a: fun(*a[:-1], **a[-1]), (*pos, 0), out_axes, axis_size, axis_name)(*args, kwargs)
         axes = in_axes if isinstance(in_axes, tuple | list) and not isinstance(in_axes, int) else (
             (in_axes,) * len(args))
         if isinstance(in_axes, list):

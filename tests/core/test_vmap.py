@@ -227,3 +227,11 @@ def test_vmap_over_random_keys():
     got = grilly.vmap(lambda k: gr.uniform(k, (5,)))(keys)
     for i in range(4):
         np.testing.assert_array_equal(np.asarray(got[i]), np.asarray(gr.uniform(keys[i], (5,))))
+
+
+def test_keyword_arguments_are_mapped_over_axis_0(rng):
+    x, y = rng.standard_normal((3, 2)).astype(np.float32), rng.standard_normal((3, 2)).astype(np.float32)
+    got = grilly.vmap(lambda a, b: a * b)(x, b=y)
+    np.testing.assert_allclose(np.asarray(got), x * y, rtol=1e-6)
+    got = grilly.vmap(lambda a, b: a * b, in_axes=(None,))(x[0], b=y)
+    np.testing.assert_allclose(np.asarray(got), x[0] * y, rtol=1e-6)
