@@ -127,3 +127,16 @@ def test_transform_errors_name_the_problem():
         grilly.grad(lambda a: gnp.sum(a), argnums=2)(gnp.ones(3))
     with pytest.raises(grilly.ConcretizationError, match="vmap"):
         grilly.vmap(lambda a: 1 if a > 0 else 0)(gnp.ones(2))
+
+
+def test_debug_nans_names_the_primitive():
+    grilly.config.update("debug_nans", True)
+    try:
+        assert float(gnp.log(gnp.asarray(2.0))) > 0  # finite results pass
+        with pytest.raises(FloatingPointError, match="'log'"):
+            gnp.log(gnp.asarray(-1.0))
+        with pytest.raises(FloatingPointError, match="'sqrt'"):
+            gnp.sqrt(gnp.asarray([1.0, -4.0]))
+    finally:
+        grilly.config.update("debug_nans", False)
+    assert np.isnan(float(gnp.log(gnp.asarray(-1.0))))
