@@ -76,6 +76,7 @@ class Pool:
         self.blocks: list[Block] = []
         self.staging = name.startswith("staging")
         self.keep_empty = (512 << 20) if self.staging else BLOCK  # staging keeps empty blocks for the next transfer
+        self.cache_limit = self.keep_empty if self.staging else max(4 * BLOCK, heap_size // 4)
         self.reserved = 0
         self.in_use = 0
         self.peak = 0  # high-water mark of in_use (benchmarks report it)
@@ -174,8 +175,12 @@ class Pool:
         block.give(off, n)
         self.in_use -= n
         if block.used == 0:
-            empty = [b for b in self.blocks if b.used == 0]
-            if sum(b.size for b in empty) > self.keep_empty or (block.size > BLOCK and not self.staging):
+            # a caching allocator: empty blocks wait for the next allocation (dedicated large ones up to
+            # cache_limit), since creating and freeing device memory per call costs milliseconds; under memory
+            # pressure alloc() reclaims them
+            big = block.size > BLOCK and not self.staging
+            empty = [b for b in self.blocks if b.used == 0 and (b.size > BLOCK) == big]
+            if sum(b.size for b in empty) > (self.cache_limit if big else self.keep_empty):
                 self._destroy(block)
 
     def trim(self) -> None:

@@ -1,0 +1,30 @@
+"""The device pool caches large empty blocks: repeated large allocations reuse memory instead of creating and
+freeing device memory on every call."""
+
+import gc
+
+import numpy as np
+
+from grilly.core.backend.vulkan.memory import BLOCK
+
+
+def test_large_blocks_are_reused(vk, dev):
+    import grilly.lax.elementwise as E
+
+    rt = vk.rt
+    n = BLOCK // 4 + 1024  # float32 elements: one array is larger than a standard block
+    x = dev(np.ones(n, np.float32))
+
+    def churn(k):
+        for _ in range(k):
+            y = E.neg(x)
+            del y
+        rt.stream.finish()
+        gc.collect()
+        return rt.memory_stats()
+
+    first = churn(3)
+    blocks_after_first = len(rt.device_pool.blocks)
+    second = churn(10)
+    assert second["reserved"] <= first["reserved"]
+    assert len(rt.device_pool.blocks) <= blocks_after_first
