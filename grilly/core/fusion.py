@@ -1,6 +1,6 @@
-"""Elementwise fusion: chains of float32 elementwise equations become one ``fused_elementwise`` equation.
+"""Elementwise fusion: chains of elementwise equations become one ``fused_elementwise`` equation.
 
-``fuse(program)`` groups float32 elementwise equations of one output shape (with scalar and trailing-axis
+``fuse(program)`` groups float32 (and int32 index arithmetic) elementwise equations of one output shape (with scalar and trailing-axis
 ``broadcast_in_dim`` operands folded into loads) and replaces each group by a ``fused_elementwise`` equation
 whose ``program`` param holds the original equations. The NumPy backend evaluates that sub-program equation by
 equation (so it is exact); the Vulkan backend compiles it to a short register program (``compile_vm``) that
@@ -38,9 +38,15 @@ UNARY_OPS = {"neg": 10, "exp": 11, "log": 12, "sin": 13, "cos": 14, "tanh": 15, 
              "integer_pow": 25, "exp2": 26, "round": 27}
 BINARY_OPS = {"add": 40, "sub": 41, "mul": 42, "div": 43, "max": 44, "min": 45, "pow": 46,
               "gt": 50, "lt": 51, "ge": 52, "le": 53, "eq": 54, "ne": 55}
-COMPARE = ("gt", "lt", "ge", "le", "eq", "ne")  # float32 operands, bool result (0.0 / 1.0 in a register)
+COMPARE = ("gt", "lt", "ge", "le", "eq", "ne")  # bool result (0.0 / 1.0 in a float register)
 CONVERT, SELECT, NOT = 56, 57, 58
-_F32, _BOOL = np.dtype(np.float32), np.dtype(np.bool_)
+# int32 values live in a second register file
+LOAD_I, STORE_I, IMM_I = 3, 4, 5
+INT_BINARY = {"add": 60, "sub": 61, "mul": 62, "min": 63, "max": 64,
+              "gt": 66, "lt": 67, "ge": 68, "le": 69, "eq": 70, "ne": 71}
+NEG_I, SELECT_I, I2F, B2I = 65, 72, 73, 74
+_F32, _BOOL, _I32 = np.dtype(np.float32), np.dtype(np.bool_), np.dtype(np.int32)
+_NUM = (_F32, _I32)  # the dtypes the kernel reads and writes
 
 fused_elementwise_p = Primitive("fused_elementwise", multiple_results=True)
 
@@ -89,14 +95,17 @@ def _kind(eqn) -> str | None:
     out = eqn.out_vars[0].aval
     name = eqn.prim.name
     ins = [v.aval.dtype for v in eqn.inputs]
+    same = len(set(ins)) == 1
     if name in COMPARE:
-        ok = out.dtype == _BOOL and all(d == _F32 for d in ins)
+        ok = out.dtype == _BOOL and same and ins[0] in _NUM
     elif name == "select_n":
-        ok = out.dtype == _F32 and len(ins) == 3 and ins[0] == _BOOL and ins[1] == ins[2] == _F32
+        ok = len(ins) == 3 and ins[0] == _BOOL and ins[1] == ins[2] == out.dtype and out.dtype in _NUM
     elif name == "convert_element_type":
-        ok = out.dtype == _F32 and ins[0] in (_F32, _BOOL)
+        ok = (out.dtype == _F32 and ins[0] in (_F32, _BOOL, _I32)) or (out.dtype == _I32 and ins[0] == _BOOL)
     elif name == "not":
         ok = out.dtype == _BOOL and ins[0] == _BOOL
+    elif out.dtype == _I32:  # integer arithmetic that wraps like the single-op kernels
+        ok = same and ins[0] == _I32 and (name in INT_BINARY or name in ("neg", "broadcast_in_dim"))
     else:
         ok = out.dtype == _F32 and all(d == _F32 for d in ins)
     if not ok:
@@ -134,71 +143,87 @@ def compile_vm(program: Program) -> np.ndarray | None:
         for v in eqn.inputs:
             last_use[id(v)] = t
     reg: dict[int, int] = {}
-    free = list(range(MAX_REGS - 1, -1, -1))
+    free = {"f": list(range(MAX_REGS - 1, -1, -1)), "i": list(range(MAX_REGS - 1, -1, -1))}
     code: list[int] = []
 
     def emit(op, d=0, a=0, b=0, imm=0):
         code.extend((op | d << 8 | a << 16 | b << 24, imm & 0xFFFFFFFF))
 
-    def take():
-        return free.pop() if free else None
+    def file(v):  # int32 values in the q registers, float32 and booleans in r
+        return "i" if v.aval.dtype == _I32 else "f"
+
+    def take(f):
+        return free[f].pop() if free[f] else None
 
     for v in program.in_vars:  # inputs read directly by a fused op (no broadcast) are loaded on first use
-        if id(v) in out_slots or v.aval.dtype != _F32:
+        if id(v) in out_slots or v.aval.dtype not in _NUM:
             return None  # an input passed straight through, or a boolean in memory: not for this kernel
-    if any(v.aval.dtype != _F32 for v in program.outs):
+    if any(v.aval.dtype not in _NUM for v in program.outs):
         return None  # booleans stay in registers
     for t, eqn in enumerate(program.eqns):
         operands = []
         for v in eqn.inputs:
             if eqn.prim.name == "broadcast_in_dim":
                 break
+            f = file(v)
             if isinstance(v, Literal):
-                r = take()
+                r = take(f)
                 if r is None:
                     return None
-                emit(IMM, r, imm=_f32_bits(v.val))
-                operands.append((r, True))
+                if f == "i":
+                    emit(IMM_I, r, imm=int(np.asarray(v.val)))
+                else:
+                    emit(IMM, r, imm=_f32_bits(v.val))
+                operands.append((r, True, f))
             elif id(v) in reg:
-                operands.append((reg[id(v)], False))
+                operands.append((reg[id(v)], False, f))
             else:
-                r = take()
+                r = take(f)
                 if r is None:
                     return None
-                emit(LOAD, r, slot[id(v)])
+                emit(LOAD_I if f == "i" else LOAD, r, slot[id(v)])
                 reg[id(v)] = r
-                operands.append((r, False))
+                operands.append((r, False, f))
         for v in eqn.inputs:  # operands whose last use is here free their registers before the result takes one
             if isinstance(v, Var) and id(v) in reg and last_use.get(id(v)) == t:
-                free.append(reg.pop(id(v)))
-        for r, temp in operands:
+                free[file(v)].append(reg.pop(id(v)))
+        for r, temp, f in operands:
             if temp:
-                free.append(r)
-        d = take()
+                free[f].append(r)
+        o = eqn.out_vars[0]
+        fo = file(o)
+        d = take(fo)
         if d is None:
             return None
         name = eqn.prim.name
+        ints = [f == "i" for _, _, f in operands]
         if name == "broadcast_in_dim" and isinstance(eqn.inputs[0], Literal):
-            emit(IMM, d, imm=_f32_bits(eqn.inputs[0].val))
+            if fo == "i":
+                emit(IMM_I, d, imm=int(np.asarray(eqn.inputs[0].val)))
+            else:
+                emit(IMM, d, imm=_f32_bits(eqn.inputs[0].val))
         elif name == "broadcast_in_dim":
-            emit(LOAD, d, slot[id(eqn.inputs[0])], imm=_broadcast_modulus(eqn))
+            emit(LOAD_I if fo == "i" else LOAD, d, slot[id(eqn.inputs[0])], imm=_broadcast_modulus(eqn))
+        elif name == "neg" and fo == "i":
+            emit(NEG_I, d, operands[0][0])
         elif name in UNARY_OPS:
             emit(UNARY_OPS[name], d, operands[0][0], imm=int(eqn.params.get("y", 0)))
         elif name == "select_n":  # which ? case1 : case0
-            emit(SELECT, d, operands[1][0], operands[2][0], imm=operands[0][0])
+            emit(SELECT_I if fo == "i" else SELECT, d, operands[1][0], operands[2][0], imm=operands[0][0])
         elif name == "convert_element_type":
-            emit(CONVERT, d, operands[0][0])
+            emit(B2I if fo == "i" else (I2F if ints[0] else CONVERT), d, operands[0][0])
         elif name == "not":
             emit(NOT, d, operands[0][0])
+        elif ints[0]:
+            emit(INT_BINARY[name], d, operands[0][0], operands[1][0])
         else:
             emit(BINARY_OPS[name], d, operands[0][0], operands[1][0])
-        o = eqn.out_vars[0]
         for s in out_slots.get(id(o), ()):
-            emit(STORE, s, d)
+            emit(STORE_I if fo == "i" else STORE, s, d)
         if id(o) in last_use:
             reg[id(o)] = d
         else:
-            free.append(d)
+            free[fo].append(d)
     return np.array(code, np.uint32)
 
 

@@ -88,9 +88,25 @@ def test_values_used_outside_a_group_are_outputs_of_it(rng):
     np.testing.assert_allclose(float(s), np.sum(np.exp(x) * 2), rtol=1e-5)
 
 
+def test_int32_chains_fuse_and_wrap_like_the_single_op_kernels(rng):
+    def f(i, x):
+        j = gnp.maximum(i * 3 + 7, -i) - gnp.minimum(i, 2)
+        k = gnp.where(j > 5, j * j, -j)
+        return k, k.astype(np.float32) * x + (i == 4).astype(np.float32), (x > 0).astype(np.int32) + i
+
+    i = np.array([0, 4, -3, 2**30, -(2**31) + 5, 123456, 7], np.int32)  # products wrap around
+    x = rng.normal(size=7).astype(np.float32)
+    program, consts, args = _trace(f, i, x)
+    fused = fuse(program, known_scalars(program, consts))
+    assert len(_fused_eqns(fused)) == 1 and len(fused.eqns) == 1
+    for g, w in zip(eval_program(fused, *consts, *args), eval_program(program, *consts, *args)):
+        np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+
+
 def test_other_dtypes_are_left_alone():
-    program, consts, args = _trace(lambda x: (x + 1) * 3, np.arange(5, dtype=np.int32))
-    assert not _fused_eqns(fuse(program))
+    for dtype in (np.int8, np.uint32, np.float16):
+        program, consts, args = _trace(lambda x: (x + x) * x, np.arange(5, dtype=dtype))
+        assert not _fused_eqns(fuse(program)), dtype
 
 
 def test_scan_bodies_are_fused(rng):

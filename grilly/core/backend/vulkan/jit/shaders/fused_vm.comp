@@ -1,28 +1,34 @@
 #version 460
-// Fused float32 elementwise chains: one precompiled kernel interprets a short register program per element.
+// Fused elementwise chains: one precompiled kernel interprets a short register program per element.
 // Code words come in pairs: (op | dst << 8 | a << 16 | b << 24, immediate). Slots 0..11 are buffer addresses
 // (inputs, then outputs); a load's immediate m != 0 reads element i % m (scalars, trailing-axis broadcasts).
+// Two register files: r (float32; booleans as 0.0 / 1.0, never stored) and q (int32).
 // The float functions are the ones the single-op kernels use (math.glsl), so fused and eager results agree.
-// Booleans live in registers as 0.0 / 1.0 (comparisons, select_n, conversion to float32); they never reach memory.
 #include "common.glsl"
 #include "math.glsl"
 layout(buffer_reference, scalar) buffer FBuf { float d[]; };
+layout(buffer_reference, scalar) buffer IBuf { int d[]; };
 layout(buffer_reference, scalar) readonly buffer Code { uint w[]; };
-layout(push_constant, scalar) uniform PC { Code code; FBuf slot[12]; uint n; uint ncode; } pc;
+layout(push_constant, scalar) uniform PC { Code code; uint64_t slot[12]; uint n; uint ncode; } pc;
 void main() {
     uint i = gid();
     if (i >= pc.n) return;
     float r[16];
-    for (int k = 0; k < 16; ++k) r[k] = 0.0;
+    int q[16];
+    for (int k = 0; k < 16; ++k) { r[k] = 0.0; q[k] = 0; }
     for (uint p = 0u; p < pc.ncode; p += 2u) {
         uint w = pc.code.w[p];
         uint op = w & 0xFFu, d = (w >> 8) & 0xFFu, a = (w >> 16) & 0xFFu, b = w >> 24;
         uint imm = pc.code.w[p + 1u];
         float x = r[a & 15u], y = r[b & 15u], z = 0.0;
+        int xi = q[a & 15u], yi = q[b & 15u];
         switch (op) {
-            case 0u: z = pc.slot[a].d[imm == 0u ? i : i % imm]; break;
-            case 1u: pc.slot[d].d[i] = x; continue;
+            case 0u: z = FBuf(pc.slot[a]).d[imm == 0u ? i : i % imm]; break;
+            case 1u: FBuf(pc.slot[d]).d[i] = x; continue;
             case 2u: z = uintBitsToFloat(imm); break;
+            case 3u: q[d & 15u] = IBuf(pc.slot[a]).d[imm == 0u ? i : i % imm]; continue;
+            case 4u: IBuf(pc.slot[d]).d[i] = xi; continue;
+            case 5u: q[d & 15u] = int(imm); continue;
             case 10u: z = -x; break;
             case 11u: z = exp(x); break;
             case 12u: z = x < 0.0 ? F_NAN : log(x); break;
@@ -57,6 +63,21 @@ void main() {
             case 56u: z = x; break;
             case 57u: z = r[imm & 15u] != 0.0 ? y : x; break;
             case 58u: z = 1.0 - x; break;
+            case 60u: q[d & 15u] = xi + yi; continue;
+            case 61u: q[d & 15u] = xi - yi; continue;
+            case 62u: q[d & 15u] = xi * yi; continue;
+            case 63u: q[d & 15u] = min(xi, yi); continue;
+            case 64u: q[d & 15u] = max(xi, yi); continue;
+            case 65u: q[d & 15u] = -xi; continue;
+            case 66u: z = float(xi > yi); break;
+            case 67u: z = float(xi < yi); break;
+            case 68u: z = float(xi >= yi); break;
+            case 69u: z = float(xi <= yi); break;
+            case 70u: z = float(xi == yi); break;
+            case 71u: z = float(xi != yi); break;
+            case 72u: q[d & 15u] = r[imm & 15u] != 0.0 ? yi : xi; continue;
+            case 73u: z = float(xi); break;
+            case 74u: q[d & 15u] = int(x); continue;
             default: z = F_NAN; break;
         }
         r[d & 15u] = z;
