@@ -1,12 +1,12 @@
 """Elementwise fusion: chains of elementwise equations become one ``fused_elementwise`` equation.
 
-``fuse(program)`` groups float32 (and int32 index arithmetic) elementwise equations of one output shape (with scalar and trailing-axis
-``broadcast_in_dim`` operands folded into loads) and replaces each group by a ``fused_elementwise`` equation
-whose ``program`` param holds the original equations. The NumPy backend evaluates that sub-program equation by
-equation (so it is exact); the Vulkan backend compiles it to a short register program (``compile_vm``) that
-one precompiled kernel interprets per element: no shader compiler is needed at run time. Transforms see
-through the call (it is an inline call, like ``jit_call``). The jit executor of the Vulkan backend applies
-``fuse`` to every program it records, nested scan / loop / cond bodies included.
+``fuse(program)`` groups float32 (and int32 index arithmetic) elementwise equations of one output shape
+(with scalar and trailing-axis ``broadcast_in_dim`` operands folded into loads) and replaces each group by a
+``fused_elementwise`` equation whose ``program`` param holds the original equations. The NumPy backend
+evaluates that sub-program equation by equation (so it is exact); the Vulkan backend compiles it to a short
+register program (``compile_vm``) that one precompiled kernel interprets per element: no shader compiler is
+needed at run time. Transforms see through the call (it is an inline call, like ``jit_call``). The jit
+executor of the Vulkan backend applies ``fuse`` to every program it records, nested bodies included.
 
 >>> import grilly, grilly.numpy as gnp
 >>> from grilly.core.fusion import fuse
