@@ -16,15 +16,17 @@ def test_large_blocks_are_reused(vk, dev):
     x = dev(np.ones(n, np.float32))
 
     def churn(k):
-        for _ in range(k):
-            y = E.neg(x)
+        for _ in range(k):  # one result alive at a time: each must reuse the cached block
+            y = E.neg(x).block_until_ready()
             del y
+            rt.reclaim(wait=False)
         rt.stream.finish()
         gc.collect()
         return rt.memory_stats()
 
     first = churn(3)
-    blocks_after_first = len(rt.device_pool.blocks)
+    cached = {id(b) for b in rt.device_pool.blocks if b.size > BLOCK}
+    assert cached, "the large block was freed instead of cached"
     second = churn(10)
     assert second["reserved"] <= first["reserved"]
-    assert len(rt.device_pool.blocks) <= blocks_after_first
+    assert {id(b) for b in rt.device_pool.blocks if b.size > BLOCK} == cached  # reused, none created
