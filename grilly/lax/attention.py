@@ -82,13 +82,70 @@ def _flash_np(q, k, v, *rest, causal, scale, has_mask):
 
 
 def _flash_vjp(cts, primals, outs, *, causal, scale, has_mask):
-    ct = cts[0]
-    if ct is None:
-        return [None] * len(primals)
     q, k, v, *rest = primals
-    dq, dk, dv = flash_attention_bwd_p.bind(q, k, v, outs[0], outs[1], ct, *rest, causal=causal, scale=scale,
-                                            has_mask=has_mask)
-    return [dq, dk, dv] + [None] * len(rest)
+    grads = [None, None, None]
+    if cts[0] is not None:
+        grads = flash_attention_bwd_p.bind(q, k, v, outs[0], outs[1], cts[0], *rest, causal=causal, scale=scale,
+                                           has_mask=has_mask)
+    if cts[1] is not None:  # the log-sum-exp is seen only by higher-order derivatives: unfused, in grilly ops
+        from grilly.lax._helpers import add_any
+        from grilly.transforms.tape import vjp
+
+        mask = rest[0] if has_mask else None
+        _, pull = vjp(lambda q, k: _lse_reference(q, k, mask, causal, scale), q, k)
+        gq, gk = pull(cts[1])
+        grads = [add_any(grads[0], gq), add_any(grads[1], gk), grads[2]]
+    return list(grads) + [None] * len(rest)
+
+
+def _visible(q, k, mask, causal):
+    """Bool (B or 1, H or 1, Sq, Sk): which keys each query sees."""
+    import grilly.numpy as gnp
+
+    sq, sk = aval_of(q).shape[1], aval_of(k).shape[1]
+    keep = np.tril(np.ones((sq, sk), bool)) if causal else np.ones((sq, sk), bool)
+    keep = gnp.asarray(keep[None, None])
+    return keep if mask is None else gnp.logical_and(keep, mask)
+
+
+def _scores(q, k, keep, scale):
+    import grilly.numpy as gnp
+
+    s = gnp.einsum("bqhd,bkhd->bhqk", q, k) * scale
+    return gnp.where(keep, s, -np.inf)
+
+
+def _lse_reference(q, k, mask, causal, scale):
+    """The row log-sum-exp in grilly ops (-inf for rows that see no key)."""
+    import grilly.numpy as gnp
+
+    s = _scores(q, k, _visible(q, k, mask, causal), scale)
+    m = gnp.max(s, axis=-1, keepdims=True)
+    m = gnp.where(gnp.isfinite(m), lax_stop_gradient(m), 0.0)
+    tot = gnp.sum(gnp.exp(s - m), axis=-1)
+    seen = tot > 0  # rows that see no key: -inf, with a zero (not NaN) derivative
+    return gnp.where(seen, gnp.log(gnp.where(seen, tot, 1.0)) + m[..., 0], -np.inf)
+
+
+def lax_stop_gradient(x):
+    from grilly.transforms.misc import stop_gradient
+
+    return stop_gradient(x)
+
+
+def _bwd_reference(q, k, v, o, lse, do, mask, causal, scale):
+    """flash_attention_bwd in grilly ops (unfused), differentiable in all six operands: its VJP rule."""
+    import grilly.numpy as gnp
+
+    keep = _visible(q, k, mask, causal)
+    s = _scores(q, k, keep, scale)
+    lse_safe = gnp.where(gnp.isfinite(lse), lse, 0.0)[..., None]
+    p = gnp.exp(gnp.where(keep, s - lse_safe, -np.inf))
+    dv = gnp.einsum("bhqk,bqhd->bkhd", p, do)
+    dp = gnp.einsum("bqhd,bkhd->bhqk", do, v)
+    delta = gnp.einsum("bqhd,bqhd->bhq", do, o)
+    ds = p * (dp - delta[..., None]) * scale
+    return gnp.einsum("bhqk,bkhd->bqhd", ds, k), gnp.einsum("bhqk,bqhd->bkhd", ds, q), dv
 
 
 def _merge_batch(x, d, n):
@@ -166,7 +223,19 @@ def _flash_bwd_np(q, k, v, o, lse, do, *rest, causal, scale, has_mask):
     return [dq.astype(q.dtype), dk.astype(k.dtype), dv.astype(v.dtype)]
 
 
+def _flash_bwd_vjp(cts, primals, outs, *, causal, scale, has_mask):
+    from grilly.lax._helpers import instantiate
+    from grilly.transforms.tape import vjp
+
+    q, k, v, o, lse, do, *rest = primals
+    mask = rest[0] if has_mask else None
+    _, pull = vjp(lambda *a: _bwd_reference(*a, mask, causal, scale), q, k, v, o, lse, do)
+    grads = pull(tuple(instantiate(c, x) for c, x in zip(cts, (q, k, v))))
+    return list(grads) + [None] * len(rest)
+
+
 P.abstract_eval_rules[flash_attention_bwd_p] = _flash_bwd_abstract
+P.vjp_rules[flash_attention_bwd_p] = _flash_bwd_vjp
 P.impl_rules["numpy"][flash_attention_bwd_p] = _flash_bwd_np
 P.batch_rules[flash_attention_bwd_p] = _attention_batch(flash_attention_bwd_p, 6)
 

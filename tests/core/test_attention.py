@@ -83,6 +83,14 @@ def test_check_grads(x64, rng, causal):
     check_grads(_loss(w, causal, mask), (q, k, v), order=1, modes=("rev",))
 
 
+def test_second_order(x64, rng):
+    q, k, v = (a.astype(np.float64) for a in _qkv(rng, 1, 3, 4, 2, 3))
+    w = rng.standard_normal((1, 3, 2, 3))
+    mask = rng.random((1, 1, 3, 4)) > 0.3
+    mask[0, 0, 1] = False  # a query that sees nothing
+    check_grads(_loss(w, True, mask), (q, k, v), order=2, modes=("rev",))
+
+
 @pytest.mark.parametrize("shape", [(2, 5, 7, 2, 8), (1, 33, 17, 1, 64)])
 @pytest.mark.parametrize("causal", [False, True])
 def test_vjp_matches_numpy_reference(rng, shape, causal):
