@@ -59,6 +59,31 @@ class Tracer(ArrayMethods):
         return f"{type(self).__name__}<{self.aval.str_short()}>"
 
 
+class PrimalTracer(Tracer):
+    """A tracer that carries a primal value (forward and reverse mode): Python may look at the primal, as in
+    ``if x > 0`` inside ``grad``."""
+
+    __slots__ = ()
+
+    @property
+    def aval(self):
+        from grilly.lax._helpers import aval_of
+
+        return aval_of(self.primal)
+
+    def __bool__(self):
+        return bool(self.primal)
+
+    def __int__(self):
+        return int(self.primal)
+
+    def __float__(self):
+        return float(self.primal)
+
+    def __index__(self):
+        return self.primal.__index__()
+
+
 class EvalTrace(Trace):
     def pure(self, val):
         from grilly.core.array import asarray_concrete

@@ -32,6 +32,28 @@ def _out_avals(fun, avals, num_out):
     return prog.out_avals
 
 
+def _flatten_call(user_fun, nondiff_argnums, args):
+    """Split a call into static (nondiff) and differentiable arguments, and flatten the latter to leaves.
+
+    Returns the nondiff map, the differentiable args, their leaves and tree, ``full(leaves)`` rebuilding the
+    argument list, the flat version of ``user_fun`` and the dict where it records its output structure."""
+    nd = {i: args[i] for i in nondiff_argnums}
+    dyn = [a for i, a in enumerate(args) if i not in nd]
+    flat, in_tree = tree.flatten(tuple(dyn))
+    flat = [_canon(x) for x in flat]
+    store = {}
+
+    def full(leaves):
+        it = iter(tree.unflatten(in_tree, list(leaves)))
+        return [nd[i] if i in nd else next(it) for i in range(len(args))]
+
+    def fun(*leaves):
+        out_flat, store["out"] = tree.flatten(user_fun(*full(leaves)))
+        return [_canon(o) for o in out_flat]
+
+    return nd, dyn, flat, in_tree, full, fun, store
+
+
 # ---- custom_vjp -----------------------------------------------------------------------------------------------
 
 def _cvjp_abstract(*avals, fun, fwd, bwd, num_out):
@@ -123,19 +145,7 @@ class custom_vjp:  # noqa: N801  (the JAX name)
     def __call__(self, *args):
         if self.fwd is None:
             raise TransformError(f"custom_vjp function {self.fun.__name__} has no rule: call .defvjp(fwd, bwd)")
-        nd = {i: args[i] for i in self.nondiff_argnums}
-        dyn = [a for i, a in enumerate(args) if i not in nd]
-        flat, in_tree = tree.flatten(tuple(dyn))
-        flat = [_canon(x) for x in flat]
-        store = {}
-
-        def full(leaves):
-            it = iter(tree.unflatten(in_tree, list(leaves)))
-            return [nd[i] if i in nd else next(it) for i in range(len(args))]
-
-        def fun(*leaves):
-            out_flat, store["out"] = tree.flatten(self.fun(*full(leaves)))
-            return [_canon(o) for o in out_flat]
+        nd, dyn, flat, in_tree, full, fun, store = _flatten_call(self.fun, self.nondiff_argnums, args)
 
         def fwd(*leaves):
             out, res = self.fwd(*full(leaves))
@@ -246,19 +256,7 @@ class custom_jvp:  # noqa: N801
     def __call__(self, *args):
         if self.rule is None:
             raise TransformError(f"custom_jvp function {self.fun.__name__} has no rule: call .defjvp(rule)")
-        nd = {i: args[i] for i in self.nondiff_argnums}
-        dyn = [a for i, a in enumerate(args) if i not in nd]
-        flat, in_tree = tree.flatten(tuple(dyn))
-        flat = [_canon(x) for x in flat]
-        store = {}
-
-        def full(leaves):
-            it = iter(tree.unflatten(in_tree, list(leaves)))
-            return [nd[i] if i in nd else next(it) for i in range(len(args))]
-
-        def fun(*leaves):
-            out_flat, store["out"] = tree.flatten(self.fun(*full(leaves)))
-            return [_canon(o) for o in out_flat]
+        nd, dyn, flat, in_tree, full, fun, store = _flatten_call(self.fun, self.nondiff_argnums, args)
 
         def jvp(primals, tangents):
             p = tree.unflatten(in_tree, list(primals))

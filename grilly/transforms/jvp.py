@@ -5,32 +5,14 @@ from __future__ import annotations
 from grilly import tree
 from grilly.core import dtypes
 from grilly.core import primitive as P
-from grilly.core.trace import Trace, Tracer, full_lower, new_main
+from grilly.core.trace import PrimalTracer, Trace, Tracer, full_lower, new_main
 
 
-class JVPTracer(Tracer):
+class JVPTracer(PrimalTracer):
     __slots__ = ("_trace", "primal", "tangent")
 
     def __init__(self, trace, primal, tangent):
         self._trace, self.primal, self.tangent = trace, primal, tangent
-
-    @property
-    def aval(self):
-        from grilly.lax._helpers import aval_of
-
-        return aval_of(self.primal)
-
-    def __bool__(self):
-        return bool(self.primal)
-
-    def __int__(self):
-        return int(self.primal)
-
-    def __float__(self):
-        return float(self.primal)
-
-    def __index__(self):
-        return self.primal.__index__()
 
 
 class JVPTrace(Trace):

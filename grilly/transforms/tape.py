@@ -7,7 +7,7 @@ from __future__ import annotations
 from grilly import tree
 from grilly.core import dtypes
 from grilly.core import primitive as P
-from grilly.core.trace import Trace, Tracer, full_lower, full_raise, new_main
+from grilly.core.trace import PrimalTracer, Trace, Tracer, full_lower, full_raise, new_main
 from grilly.lax._helpers import add_any, aval_of, zeros_like
 
 
@@ -20,27 +20,11 @@ class Node:
         self.num_outputs = num_outputs
 
 
-class VJPTracer(Tracer):
+class VJPTracer(PrimalTracer):
     __slots__ = ("_trace", "primal", "node", "index")
 
     def __init__(self, trace, primal, node, index=0):
         self._trace, self.primal, self.node, self.index = trace, primal, node, index
-
-    @property
-    def aval(self):
-        return aval_of(self.primal)
-
-    def __bool__(self):
-        return bool(self.primal)
-
-    def __int__(self):
-        return int(self.primal)
-
-    def __float__(self):
-        return float(self.primal)
-
-    def __index__(self):
-        return self.primal.__index__()
 
 
 def _differentiable(x) -> bool:
