@@ -136,3 +136,26 @@ def test_softmax_layer_norm_kernels(run, rng, dtype):
     np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), atol=tol, rtol=tol)
     (got,), (want,) = run(A.layer_norm_p, x, g, b, eps=1e-5)
     np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), atol=tol * 4, rtol=tol * 4)
+
+
+def test_under_jit_match_eager(dev, rng):
+    """The fast kernels record into jit programs (placeholder buffers, planned arena) like any other."""
+    import grilly
+    import grilly.lax as lax
+    import grilly.numpy as gnp
+
+    if grilly.default_backend() != "vulkan":
+        pytest.skip("jit constants (scalars, iotas) live on the default backend: run with GRILLY_BACKEND=vulkan")
+
+    q = dev(rng.standard_normal((1, 9, 2, 64)).astype(np.float32))
+    a = dev(rng.standard_normal((3, 132, 76)).astype(np.float32))
+    b = dev(rng.standard_normal((3, 76, 260)).astype(np.float32))
+    assert "vulkan" in str(q.device)
+    loss = lambda q: gnp.sum(lax.flash_attention(q, q, q, causal=True) ** 2)  # noqa: E731
+    np.testing.assert_allclose(np.asarray(grilly.jit(grilly.grad(loss))(q)), np.asarray(grilly.grad(loss)(q)),
+                               atol=1e-5, rtol=1e-5)
+    want = 2 * np.asarray(a) @ np.asarray(b)
+    np.testing.assert_allclose(np.asarray(grilly.jit(lambda a, b: gnp.matmul(a * 2, b))(a, b)), want,
+                               atol=1e-4, rtol=1e-4)
+    f = lambda x: lax.layer_norm(lax.softmax(x))  # noqa: E731
+    np.testing.assert_allclose(np.asarray(grilly.jit(f)(a)), np.asarray(f(a)), atol=1e-5, rtol=1e-5)
