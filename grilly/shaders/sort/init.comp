@@ -1,7 +1,7 @@
 #version 460
 // Sort keys for a bitonic sort of x viewed as [M, K], padded to P = 2^p columns: an order-preserving uint key
-// (NaN largest; descending flips every non-NaN key so NaNs still come last) and the original index, which
-// breaks ties (the sort is stable). Padding gets key and index 0xFFFFFFFF.
+// (NaN largest, -0 equal to +0; descending flips every non-NaN key so NaNs still come last) and the original
+// index, which breaks ties (the sort is stable). Padding gets key and index 0xFFFFFFFF.
 #include "../include/common.glsl"
 layout(buffer_reference, scalar) readonly buffer InBuf { A_ST d[]; };
 layout(buffer_reference, scalar) writeonly buffer KeyBuf { uvec2 d[]; };
@@ -17,6 +17,7 @@ void main() {
 #if A_IS_FLOAT
     uint u = floatBitsToUint(float(v));
     nan = isnan(float(v));
+    if ((u & 0x7FFFFFFFu) == 0u) u = 0u;  // -0 ties with +0, as in NumPy
     key = (u >> 31) != 0u ? ~u : (u | 0x80000000u);
 #elif A_IS_BOOL
     key = uint(v);

@@ -11,6 +11,9 @@ from grilly.core.backend.vulkan.kernels.common import bits, code, launch, pack, 
 from grilly.core.backend.vulkan.kernels.structural import contiguous_strides, strided_copy
 
 LOCAL_WG = 256
+SELECT_MAX_K = 64  # top_k selects (registers + shared-memory merges) for k up to this ...
+SELECT_MIN_ROW = 2 * LOCAL_WG + 1  # ... on rows too long for one shared-memory sort; else it sorts the rows
+SELECT_PER_INVOCATION = 32  # elements each invocation scans per pass (a slice is this times the workgroup)
 
 
 def _move_last(rt, x, axis):
@@ -80,12 +83,45 @@ def _sort_like(want_values: bool):
     return impl
 
 
+def _select_pass(rt, name, src, M, K, k, kc, wg):
+    """One selection pass: rows of K entries of ``src`` -> the best k (key, index) pairs of each slice, [M, S, k]."""
+    slice_ = wg * max(SELECT_PER_INVOCATION, 2 * kc)
+    S = -(-K // slice_)
+    out = rt.empty(ShapedArray((M, S, k, 2), np.uint32))
+    rt.dispatch(name, (wg, kc, wg * kc), rt.grid(M * S), pack("QQIIIII", src.addr, out.addr, M, K, S, slice_, k),
+                (src,), (out,))
+    return out, S
+
+
+def select_top_k(rt, x, k: int):
+    """(key, index) pairs [M, 1, k] of the k best entries of each row of x, best first, by selection passes:
+    slices of each row to k candidates each, then the candidates again until one slice holds a whole row."""
+    K = x.shape[-1]
+    M = math.prod(x.shape) // K
+    kc = 1 << max(0, (k - 1).bit_length())
+    fit = rt.limits["maxShared"] // (8 * kc)  # invocations whose lists fit shared memory (a power of 2: tree merge)
+    wg = min(256, 1 << (fit.bit_length() - 1))
+    cand, S = _select_pass(rt, f"select_{code('top_k', x.dtype)}", x, M, K, k, kc, wg)
+    while S > 1:
+        cand, S = _select_pass(rt, "select_keys", cand, M, S * k, k, kc, wg)
+    return cand
+
+
+def use_select(k: int, row: int) -> bool:
+    """Whether top_k selects (small k over long rows) rather than sorting every row."""
+    return 0 < k <= SELECT_MAX_K and row >= SELECT_MIN_ROW
+
+
 def _top_k(rt, bufs, out_avals, *, k):
     x = bufs[0]
     vals, idx = rt.empty(out_avals[0]), rt.empty(out_avals[1])
     if not math.prod(out_avals[0].shape):
         return [vals, idx]
-    keys, M, K, P = sorted_keys(rt, x, True)
+    K = x.shape[-1]
+    if use_select(k, K):
+        keys, M, P = select_top_k(rt, x, k), math.prod(x.shape) // K, k
+    else:
+        keys, M, K, P = sorted_keys(rt, x, True)
     _finish(rt, x, keys, M, K, P, k, vals, idx)
     return [vals, idx]
 

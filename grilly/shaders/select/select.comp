@@ -1,0 +1,76 @@
+#version 460
+// top_k by selection, for small k over long rows. Workgroup g takes slice (g % S) of row (g / S) of x ([M, K]):
+// every invocation keeps the KC best (key, index) pairs of its strided share of the slice in registers, sorted
+// best first; the workgroup then merges those lists pairwise in shared memory, and the first k pairs of the slice
+// go to out[M, S, k]. A pair is better when its key is smaller, equal keys by lower index: the key is the
+// descending sort key of sort/init.comp (NaN last, -0 equal to +0), so the order is exactly top_k's.
+// FROM_KEYS: the input is already (key, index) pairs (a previous pass's candidates, rows of K pairs).
+#extension GL_EXT_control_flow_attributes : require
+#include "../include/common.glsl"
+layout(constant_id = 1) const uint KC = 16;         // candidates per invocation: k rounded up to a power of 2
+layout(constant_id = 2) const uint SHARED_N = 2048;  // workgroup size * KC
+#if FROM_KEYS
+layout(buffer_reference, scalar) readonly buffer InBuf { uvec2 d[]; };
+#else
+layout(buffer_reference, scalar) readonly buffer InBuf { A_ST d[]; };
+#endif
+layout(buffer_reference, scalar) writeonly buffer OutBuf { uvec2 d[]; };
+layout(push_constant, scalar) uniform PC { InBuf x; OutBuf out_; uint M; uint K; uint S; uint slice; uint k; } pc;
+shared uvec2 s[SHARED_N];
+
+bool less(uvec2 a, uvec2 b) { return a.x < b.x || (a.x == b.x && a.y < b.y); }
+
+uvec2 load(uint base, uint j) {
+#if FROM_KEYS
+    return pc.x.d[base + j];
+#else
+    A_CT v = A_LOAD(pc.x.d[base + j]);
+#if A_IS_FLOAT
+    uint u = floatBitsToUint(float(v));
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return uvec2(0xFFFFFFFFu, j);  // NaN: after every number
+    if ((u & 0x7FFFFFFFu) == 0u) u = 0u;                                  // -0 ties with +0, as in NumPy
+    return uvec2(~((u >> 31) != 0u ? ~u : (u | 0x80000000u)), j);
+#elif A_IS_BOOL
+    return uvec2(~uint(v), j);
+#else
+    return uvec2(~A_KEY(v), j);
+#endif
+#endif
+}
+
+void main() {
+    uint g = group_id();
+    if (g >= pc.M * pc.S) return;  // grid padding: the whole workgroup leaves
+    uint m = g / pc.S, t = gl_LocalInvocationID.x, T = gl_WorkGroupSize.x;
+    uint lo = (g % pc.S) * pc.slice, hi = min(lo + pc.slice, pc.K), base = m * pc.K;
+    uvec2 c[KC];
+    [[unroll]] for (uint i = 0u; i < KC; ++i) c[i] = uvec2(0xFFFFFFFFu);  // worse than any real pair
+    for (uint j = lo + t; j < hi; j += T) {
+        uvec2 v = load(base, j);
+        if (less(v, c[KC - 1u])) {  // insert, shifting worse pairs down (rare once the list has filled)
+            [[unroll]] for (uint i = KC - 1u; i > 0u; --i)
+                c[i] = less(v, c[i - 1u]) ? c[i - 1u] : (less(v, c[i]) ? v : c[i]);
+            if (less(v, c[0])) c[0] = v;
+        }
+    }
+    [[unroll]] for (uint i = 0u; i < KC; ++i) s[t * KC + i] = c[i];
+    barrier();
+    for (uint n = T >> 1; n > 0u; n >>= 1) {  // invocation t < n merges lists 2t and 2t+1 into list t
+        if (t < n) {
+            uint a = 2u * t * KC, b = a + KC;
+            [[unroll]] for (uint i = 0u; i < KC; ++i) {  // ia + ib = i < KC: reads stay inside both lists
+                uvec2 x = s[a], y = s[b];
+                bool takeb = less(y, x);
+                c[i] = takeb ? y : x;
+                a += takeb ? 0u : 1u;
+                b += takeb ? 1u : 0u;
+            }
+        }
+        barrier();
+        if (t < n) {
+            [[unroll]] for (uint i = 0u; i < KC; ++i) s[t * KC + i] = c[i];
+        }
+        barrier();
+    }
+    for (uint i = t; i < pc.k; i += T) pc.out_.d[g * pc.k + i] = s[i];
+}
