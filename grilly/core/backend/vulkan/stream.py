@@ -55,6 +55,7 @@ class Stream:
         self.submitted = 0
         self.completed = 0
         self.dirty: set[int] = set()
+        self._untracked = False
         self.kernel_times: dict[str, list] = {}
         # preallocated structs for the hot path
         self._barrier = ffi.new(
@@ -71,6 +72,10 @@ class Stream:
             },
         )
         self._stages = vk.VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | vk.VK_PIPELINE_STAGE_TRANSFER_BIT
+        self._to_host = ffi.new("VkMemoryBarrier*", {
+            "sType": vk.VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+            "srcAccessMask": vk.VK_ACCESS_SHADER_WRITE_BIT | vk.VK_ACCESS_TRANSFER_WRITE_BIT,
+            "dstAccessMask": vk.VK_ACCESS_HOST_READ_BIT})
         self._begin = ffi.new(
             "VkCommandBufferBeginInfo*",
             {
@@ -165,24 +170,21 @@ class Stream:
         return self.cur.cmd
 
     def _hazard(self, bufs) -> None:
+        """One global barrier if a buffer in ``bufs`` was written since the last barrier (or if a replayed
+        command buffer wrote buffers this stream does not track)."""
         dirty = self.dirty
-        if dirty:
+        if not dirty:
+            return
+        if not self._untracked:
             for b in bufs:
                 if b.addr in dirty:
-                    lib.vkCmdPipelineBarrier(
-                        self.cur.cmd,
-                        self._stages,
-                        self._stages,
-                        0,
-                        1,
-                        self._barrier,
-                        0,
-                        ffi.NULL,
-                        0,
-                        ffi.NULL,
-                    )
-                    dirty.clear()
-                    return
+                    break
+            else:
+                return
+        lib.vkCmdPipelineBarrier(self.cur.cmd, self._stages, self._stages, 0, 1, self._barrier, 0, ffi.NULL, 0,
+                                 ffi.NULL)
+        dirty.clear()
+        self._untracked = False
 
     def dispatch(self, pipeline, name: str, groups, pc: bytes, reads, writes, layout=None) -> None:
         cmd = self.cmd()
@@ -232,6 +234,7 @@ class Stream:
         s = self.cur
         if s is None:
             return
+        self._host_barrier(s.cmd)
         check(lib.vkEndCommandBuffer(s.cmd), "vkEndCommandBuffer")
         self.submitted += 1
         s.value = self.submitted
@@ -240,7 +243,13 @@ class Stream:
         check(lib.vkQueueSubmit(self.queue, 1, self._submit, ffi.NULL), "vkQueueSubmit")
         self.inflight.append(s)
         self.cur, self.count = None, 0
-        self.dirty.clear()  # a submission boundary orders everything before it
+        # ``dirty`` survives: submissions on one queue may overlap, and a barrier in a later command buffer
+        # orders everything submitted before it
+
+    def _host_barrier(self, cmd) -> None:
+        """Make this command buffer's writes visible to host reads once its semaphore value is reached."""
+        lib.vkCmdPipelineBarrier(cmd, self._stages, vk.VK_PIPELINE_STAGE_HOST_BIT, 0, 1, self._to_host, 0, ffi.NULL,
+                                 0, ffi.NULL)
 
     def poll(self) -> int:
         """The timeline value the GPU has reached; recycles finished command buffers."""
@@ -294,7 +303,8 @@ class Stream:
             s.value = self.submitted
             self.inflight.append(s)
         self.cur, self.count = None, 0
-        self.dirty.clear()
+        self.dirty.add(0)  # the replayed buffer's writes are not tracked: the next command gets a barrier
+        self._untracked = True
         return self.submitted
 
     def descriptor_set(self, set_layout):
