@@ -136,4 +136,8 @@ def _promote_pair(a: np.dtype, b: np.dtype) -> np.dtype:
         if other.kind == "f" and other != float16:
             return other
         return float32 if other == float16 else bfloat16
+    if a.kind == "f" and b.kind in "biu":  # JAX's lattice: any float absorbs bools and ints (i32 + f16 -> f16)
+        return a
+    if b.kind == "f" and a.kind in "biu":
+        return b
     return np.promote_types(a, b)

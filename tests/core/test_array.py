@@ -198,6 +198,21 @@ def test_weak_python_scalars_keep_array_dtype():
     assert (gnp.ones(3, np.uint8) + gnp.ones(3, np.int8)).dtype == np.int16
 
 
+# JAX's promotion lattice (x64 off): any float absorbs ints and bools; mixed signedness widens
+PROMOTIONS = [
+    (np.int32, np.float16, np.float16), (np.uint8, BF16, BF16), (np.bool_, np.float16, np.float16),
+    (np.int8, np.uint8, np.int16), (np.int32, np.uint32, np.int32), (np.uint8, np.uint32, np.uint32),
+    (np.bool_, np.int8, np.int8), (np.float16, BF16, np.float32), (np.float16, np.float32, np.float32),
+    (BF16, np.float32, np.float32), (np.int8, np.int32, np.int32), (np.int32, np.float32, np.float32),
+]
+
+
+@pytest.mark.parametrize("a,b,want", PROMOTIONS, ids=[f"{np.dtype(a)}+{np.dtype(b)}" for a, b, _ in PROMOTIONS])
+def test_type_promotion_lattice(a, b, want):
+    for x, y in ((gnp.ones(2, a), gnp.ones(2, b)), (gnp.ones(2, b), gnp.ones(2, a))):
+        assert (x * y).dtype == np.dtype(want), f"{x.dtype} * {y.dtype} -> {(x * y).dtype}, expected {want}"
+
+
 def test_x64_switch_narrows_64_bit_types():
     assert gnp.asarray(np.zeros(2, np.float64)).dtype == np.float32
     assert gnp.asarray(np.zeros(2, np.int64)).dtype == np.int32
