@@ -261,3 +261,18 @@ def test_backends_do_not_mix_silently():
     with pytest.raises(grilly.BackendError, match="different devices"):
         a + b
     assert (gnp.ones(3) + b).backend == "numpy"  # an uncommitted operand follows the committed one, as in JAX
+
+
+def test_traced_indices_under_jit_vmap_grad():
+    y = X[0]
+    np.testing.assert_array_equal(np.asarray(grilly.jit(lambda x, i: x[i])(y, -1)), y[-1])
+    np.testing.assert_array_equal(np.asarray(grilly.jit(lambda x, i, j: x[i, j])(X, 2, 3)), X[2, 3])
+    want = y.copy()
+    want[2] = 0
+    np.testing.assert_array_equal(np.asarray(grilly.jit(lambda x, i: x.at[i].set(0.0))(y, 2)), want)
+    got = grilly.vmap(lambda i: gnp.asarray(y)[i])(np.array([2, 0, -1], np.int32))
+    np.testing.assert_array_equal(np.asarray(got), y[[2, 0, -1]])
+    got = grilly.vmap(lambda i: gnp.zeros(4).at[i].add(1.0))(np.array([1, 3], np.int32))
+    np.testing.assert_array_equal(np.asarray(got), np.eye(4, dtype=np.float32)[[1, 3]])
+    g = grilly.grad(lambda x, i: x[i] ** 2)(np.array([1.0, 2.0, 3.0], np.float32), 1)
+    np.testing.assert_array_equal(np.asarray(g), [0.0, 4.0, 0.0])
