@@ -52,6 +52,8 @@ def _bool_reduce_case(fn, axes_name):
 
 
 def _coarse(rng, s, d):
+    if d == BOOL:
+        return [rng.random(s) < 0.3]
     return [np.round(rand(rng, s, np.float32, 0, 5)).astype(d)]  # ties: the first index must win
 
 
@@ -63,7 +65,7 @@ def _arg_case(fn, axis_name):
     ax = (lambda nd: 0) if axis_name == "first" else (lambda nd: nd - 1)
     return Case(f"{fn}_{axis_name}", (fn,), lambda x: lax_fn(x, ax(x.ndim)), _coarse,
                 lambda x: np_fn(to_f64(x) if x.dtype.kind != "b" else x, axis=ax(x.ndim)).astype(np.int32),
-                NUMERIC, ARG_SHAPES, out=lambda d: I32)
+                NUMERIC + (BOOL,), ARG_SHAPES, out=lambda d: I32)
 
 
 def _cum_ref(fn, axis_fn, reverse):
