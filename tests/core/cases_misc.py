@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 from cases_elementwise import _wrap
-from core_helpers import ALL, BF16, BOOL, F16, F32, FLOATS, I32, INTS, U32, Case, on_vulkan, rand, to_f64
+from core_helpers import ALL, BF16, BOOL, F16, F32, FLOATS, I32, INTS, U32, Case, rand, to_f64
 
 import grilly.lax as lax
 
@@ -242,8 +242,7 @@ def _threefry_args(rng, s, d):
 
 RANDOM = [
     Case("threefry2x32", ("threefry2x32",), lambda *a: lax.threefry2x32(*a), _threefry_args, _threefry_ref, (U32,),
-         vmap=False, extra={"slow_ref": True}),
+         vmap=False),
 ]
 
 CASES = DOT + CONV + INDEXING + SORTING + RANDOM
-_ = on_vulkan

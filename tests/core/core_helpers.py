@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import ml_dtypes
 import numpy as np
@@ -113,7 +113,6 @@ class Case:
     atol: float | None = None
     vmap: bool = True  # the generic vmap test applies (batch over a leading axis of every argument)
     out: Callable | None = None  # input dtype -> result dtype (or a tuple, one per output); default: the same
-    extra: dict = field(default_factory=dict)
 
     def __repr__(self):
         return self.name
