@@ -54,7 +54,7 @@ fused_elementwise_p = Primitive("fused_elementwise", multiple_results=True)
 def _fused_impl_numpy(*args, program):
     env = dict(zip(map(id, program.in_vars), args))
     for eqn in program.eqns:
-        ins = [np.asarray(v.val, np.float32) if isinstance(v, Literal) else env[id(v)] for v in eqn.inputs]
+        ins = [np.asarray(v.val, v.aval.dtype) if isinstance(v, Literal) else env[id(v)] for v in eqn.inputs]
         env[id(eqn.out_vars[0])] = P.impl_rules["numpy"][eqn.prim](*ins, **eqn.params)
     return [env[id(v)] for v in program.outs]
 
@@ -171,7 +171,7 @@ def compile_vm(program: Program) -> np.ndarray | None:
                 if r is None:
                     return None
                 if f == "i":
-                    emit(IMM_I, r, imm=int(np.asarray(v.val)))
+                    emit(IMM_I, r, imm=_i32(v.val))
                 else:
                     emit(IMM, r, imm=_f32_bits(v.val))
                 operands.append((r, True, f))
@@ -199,7 +199,7 @@ def compile_vm(program: Program) -> np.ndarray | None:
         ints = [f == "i" for _, _, f in operands]
         if name == "broadcast_in_dim" and isinstance(eqn.inputs[0], Literal):
             if fo == "i":
-                emit(IMM_I, d, imm=int(np.asarray(eqn.inputs[0].val)))
+                emit(IMM_I, d, imm=_i32(eqn.inputs[0].val))
             else:
                 emit(IMM, d, imm=_f32_bits(eqn.inputs[0].val))
         elif name == "broadcast_in_dim":
@@ -228,7 +228,11 @@ def compile_vm(program: Program) -> np.ndarray | None:
 
 
 def _f32_bits(val) -> int:
-    return struct.unpack("<I", struct.pack("<f", float(np.asarray(val).reshape(()))))[0]
+    return struct.unpack("<I", struct.pack("<f", float(np.asarray(val).reshape(-1)[0])))[0]
+
+
+def _i32(val) -> int:
+    return int(np.asarray(val).reshape(-1)[0])
 
 
 # ---- grouping -----------------------------------------------------------------------------------------------
@@ -279,12 +283,12 @@ def fuse(program: Program, known: dict | None = None) -> Program:
         del groups[g.shape]
         for d in g.deps:  # groups it reads from go first
             flush(d)
-        out_eqns.extend(_emit_group(g.eqns, uses))
+        out_eqns.extend(_emit_group(g.eqns, uses, known))
 
     for eqn in program.eqns:
         eqn = _fuse_params(eqn, known)
         if eqn.prim.name == "broadcast_in_dim" and id(eqn.inputs[0]) in known:
-            eqn = Eqn(eqn.prim, [Literal(np.float32(known[id(eqn.inputs[0])]))], eqn.params, eqn.out_vars)
+            eqn = Eqn(eqn.prim, [Literal(known[id(eqn.inputs[0])])], eqn.params, eqn.out_vars)
         kind = _kind(eqn)
         needs = {id(v) for v in eqn.inputs if isinstance(v, Var)}
         shape = eqn.out_vars[0].aval.shape if kind else None
@@ -316,19 +320,23 @@ def fuse(program: Program, known: dict | None = None) -> Program:
     return Program(program.in_vars, out_eqns, program.outs, program.num_consts)
 
 
-def known_scalars(program: Program, consts) -> dict:
-    """``{id(var): value}`` for the float32 scalar constants among ``program``'s first inputs (for ``fuse``).
+def known_scalars(program: Program, consts, max_size: int = 1 << 16) -> dict:
+    """``{id(var): value}`` for the float32 / int32 constants among ``program``'s first inputs that hold one
+    value everywhere (scalars, and cached broadcasts of them): ``fuse`` turns them into immediates.
 
     >>> import grilly.numpy as gnp
     >>> from grilly.core.program import trace_to_program
     >>> prog, consts = trace_to_program(lambda x: [x * 3.0], [gnp.ones(2).aval])
-    >>> list(known_scalars(prog, consts).values())
+    >>> [float(v) for v in known_scalars(prog, consts).values()]
     [3.0]
     """
     out = {}
     for v, c in zip(program.in_vars[:program.num_consts], consts):
-        if v.aval.shape == () and v.aval.dtype == _F32:
-            out[id(v)] = float(np.asarray(c))
+        if v.aval.dtype in _NUM and 0 < math.prod(v.aval.shape) <= max_size:
+            a = np.asarray(c)
+            first = a.reshape(-1)[0]
+            if a.size == 1 or (np.array_equal(a, np.full_like(a, first)) and not np.isnan(first)):
+                out[id(v)] = first.astype(v.aval.dtype)
     return out
 
 
@@ -352,7 +360,11 @@ def _fuse_params(eqn: Eqn, known: dict) -> Eqn:
                                                                            eqn.out_vars)
 
 
-def _sub_program(members, uses) -> Program:
+def _sub_program(members, uses, known=None) -> Program:
+    if known:  # uniform constants read by the group become literals (immediates, no buffer slot)
+        members = [e if not any(isinstance(v, Var) and id(v) in known for v in e.inputs) else Eqn(
+            e.prim, [Literal(np.full(v.aval.shape, known[id(v)], v.aval.dtype)) if isinstance(v, Var)
+                     and id(v) in known else v for v in e.inputs], e.params, e.out_vars) for e in members]
     defined = {id(e.out_vars[0]) for e in members}
     inner: dict[int, int] = {}
     ins, seen = [], set()
@@ -368,11 +380,11 @@ def _sub_program(members, uses) -> Program:
     return Program(ins, list(members), outs)
 
 
-def _emit_group(members, uses) -> list[Eqn]:
+def _emit_group(members, uses, known=None) -> list[Eqn]:
     """Cut the group into runs that fit the kernel (slots, registers); runs worth fusing become one equation."""
     out, start = [], 0
     while start < len(members):
-        best = _longest_run(members, start, uses)
+        best = _longest_run(members, start, uses, known)
         if best is None:  # a single equation that does not fit (cannot happen with 12 slots): keep it
             out.append(members[start])
             start += 1
@@ -387,10 +399,10 @@ def _emit_group(members, uses) -> list[Eqn]:
     return out
 
 
-def _longest_run(members, start, uses):
+def _longest_run(members, start, uses, known=None):
     """The longest run ``members[start:end]`` that compiles: the whole rest first, else a binary search."""
     def fits(end):
-        sub = _sub_program(members[start:end], uses)
+        sub = _sub_program(members[start:end], uses, known)
         return sub if compile_vm(sub) is not None else None
 
     sub = fits(len(members))
