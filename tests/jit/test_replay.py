@@ -16,6 +16,15 @@ def on_vulkan() -> bool:
     return grilly.default_backend() == "vulkan"
 
 
+def replays() -> bool:
+    """Whether jitted programs are recorded and replayed here (Vulkan with buffer device addresses)."""
+    if not on_vulkan():
+        return False
+    from grilly.core.backend.vulkan import get_runtime
+
+    return getattr(get_runtime(), "bda", True)
+
+
 def replay_info(jitted) -> dict:
     """How the (single) cached program of ``jitted`` ran on Vulkan."""
     from grilly.core.backend.vulkan.jit import replay_info as info
@@ -30,7 +39,7 @@ def _close(got, want, rtol=1e-5, atol=1e-5):
 
 
 def _assert_replayed(jitted, max_dispatches=None):
-    if on_vulkan():
+    if replays():
         info = replay_info(jitted)
         assert info["mode"] == "replay", info
         if max_dispatches is not None:
@@ -113,7 +122,7 @@ def test_scan_is_recorded_once_per_step(seed):
         xs = gnp.asarray(rng.uniform(0, 0.6, size=(T, 3)).astype(np.float32))
         w = gnp.asarray(rng.uniform(0, 1, size=(3, 5)).astype(np.float32))
         _close(jsim(v0, xs, w), sim(v0, xs, w))
-    if on_vulkan():
+    if replays():
         info = replay_info(jsim)
         assert info["mode"] == "replay" and info["dispatches"] >= T, info
 
@@ -181,9 +190,9 @@ def test_host_dependent_control_flow_runs_eagerly_and_correctly():
         n, y = jw(gnp.ones(3))
         jw(gnp.ones(3))
     said = [w for w in caught if "runs eagerly" in str(w.message)]
-    assert len(said) == (1 if on_vulkan() else 0)
+    assert len(said) == (1 if replays() else 0)
     assert int(n) == 5 and np.asarray(y).tolist() == [32.0] * 3
-    if on_vulkan():
+    if replays():
         info = replay_info(jw)
         assert info["mode"] == "eager" and "'while'" in info["reason"] and "host" in info["reason"]
 
@@ -208,11 +217,11 @@ def test_donated_buffers_are_updated_in_place(rng):
     p = gnp.asarray(rng.normal(size=300).astype(np.float32))
     g = gnp.asarray(rng.normal(size=300).astype(np.float32))
     want = np.asarray(p) - 0.5 * np.asarray(g)
-    addr = p._buf.addr if on_vulkan() else None
+    addr = p._buf.addr if replays() else None
     new, total = update(p, g)
     np.testing.assert_allclose(np.asarray(new), want, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(float(total), np.asarray(g).sum(), rtol=1e-4, atol=1e-4)
-    if on_vulkan():
+    if replays():
         assert new._buf.addr == addr  # the output took the donated buffer
         with pytest.raises(grilly.GrillyError, match="donated"):
             np.asarray(p)
@@ -238,7 +247,7 @@ def test_memory_plan_reuses_ranges_and_never_aliases_live_values(rng):
     jf = grilly.jit(chain)
     x, w = (gnp.asarray(rng.normal(size=s).astype(np.float32) * 0.5) for s in ((16, 32), (32, 32)))
     _close(jf(x, w), chain(x, w), rtol=1e-4)
-    if on_vulkan():
+    if replays():
         from grilly.core.backend.vulkan.jit import replay_of
         from grilly.core.backend.vulkan.jit.planner import overlapping
 

@@ -51,7 +51,16 @@ def _code_buffer(program, rt):
 
 
 def fused_impl_vk(rt, bufs, out_avals, *, program):
-    """One dispatch of the interpreter over the output's elements."""
+    """One dispatch of the interpreter over the output's elements (descriptor-mode devices, whose kernels get
+    no device addresses, run the group's equations one by one instead)."""
+    if not getattr(rt, "bda", True):
+        from grilly.core.array import Array
+        from grilly.core.backend import get_backend
+        from grilly.core.program import eval_program
+
+        backend = get_backend("vulkan")
+        outs = eval_program(program, *[Array(b, v.aval, backend) for b, v in zip(bufs, program.in_vars)])
+        return [o._buf for o in outs]
     ensure_modules(rt)
     code, ncode = _code_buffer(program, getattr(rt, "rt", rt))  # a recorder wraps the real runtime
     outs = [rt.empty(a) for a in out_avals]
