@@ -142,6 +142,11 @@ def _conv_expr(src: str, dst: str) -> str:
     dct = DTYPES[dst][1]
     if dk == "b":
         return {"f": "uint(!(x == 0.0))", "i": "uint(x != 0)", "u": "uint(x != 0u)", "b": "x"}[sk]
+    if sk == "f" and (dk, DTYPES[dst][5]) == ("i", 32):  # saturate: the float bounds are not representable
+        return ("(isnan(x) ? 0 : (x >= 2147483648.0 ? 2147483647 : (x <= -2147483648.0 ? (-2147483647 - 1) "
+                ": int(trunc(x)))))")
+    if sk == "f" and (dk, DTYPES[dst][5]) == ("u", 32):
+        return "(isnan(x) ? 0u : (x >= 4294967296.0 ? 4294967295u : (x <= 0.0 ? 0u : uint(trunc(x)))))"
     if sk == "f" and dk in "iu":
         bits = DTYPES[dst][5]
         lo, hi = {

@@ -5,6 +5,8 @@ from __future__ import annotations
 from grilly.core.backend.vulkan.kernels.common import bits, code, launch, pack, register, size
 from grilly.core.errors import BackendError
 
+PER_INVOCATION = 4  # elements per invocation of the unary/binary kernels (PER_INVOCATION in common.glsl)
+
 
 def _unary(name: str):
     kname = f"unary_{name}_"
@@ -16,7 +18,7 @@ def _unary(name: str):
         launch(
             rt,
             kname + c,
-            size(av),
+            -(-size(av) // PER_INVOCATION),
             pack("QQIi", x.addr, out.addr, size(av), int(params.get("y", 0))),
             (x,),
             (out,),
@@ -36,7 +38,7 @@ def _binary(name: str):
         launch(
             rt,
             kname + code(name, a.dtype),
-            size(av),
+            -(-size(av) // PER_INVOCATION),
             pack("QQQI", a.addr, b.addr, out.addr, size(av)),
             (a, b),
             (out,),
