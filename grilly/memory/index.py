@@ -23,6 +23,7 @@ from grilly.memory.distances import DIRECT_BLOCK_ELEMENTS, grouped_top_k, pairwi
 
 # Score entries (queries x database rows) per dispatch on the gemm path.
 GEMM_BLOCK_ELEMENTS = 1 << 26
+SELECT_TOP_K_MAX = 64  # top_k up to this k runs as one selection over a whole row on Vulkan: no grouping needed
 
 
 def default_device_budget() -> int:
@@ -55,7 +56,8 @@ class IndexFlat:
       query_block: queries per dispatch (default: all, unless the block would be too large).
       device_budget_bytes: databases up to this size stay cached on the device; larger ones are streamed.
       top_k_group: a chunk's top-k runs in rounds over groups of this many columns (see
-        :func:`grilly.memory.distances.grouped_top_k`), which keeps each selection row short.
+        :func:`grilly.memory.distances.grouped_top_k`), which keeps each sorted row short. Default: one
+        ``lax.top_k`` over the chunk for k up to 64 (a selection, not a sort, on Vulkan), groups of 256 above.
 
     >>> import numpy as np
     >>> index = IndexFlatL2(2)
@@ -66,7 +68,8 @@ class IndexFlat:
     """
 
     def __init__(self, d: int, metric: str = "l2", method: str = "direct", chunk_rows: int | None = None,
-                 query_block: int | None = None, device_budget_bytes: int | None = None, top_k_group: int = 256):
+                 query_block: int | None = None, device_budget_bytes: int | None = None,
+                 top_k_group: int | None = None):
         if metric not in ("l2", "ip"):
             raise ValueError(f"IndexFlat: metric must be 'l2' or 'ip', got {metric!r}")
         if method not in ("direct", "gemm"):
@@ -229,13 +232,18 @@ class IndexFlat:
         scores, found = self._search_block(self._queries(xq), k, self._resident())
         return self._distances(xq, scores), found
 
+    def _chunk_top_k(self, scores: Array, k: int) -> tuple[Array, Array]:
+        if self.top_k_group is None and k <= SELECT_TOP_K_MAX:
+            return lax.top_k(scores, k)
+        return grouped_top_k(scores, k, self.top_k_group or 256)
+
     def _search_block(self, q: Array, k: int, resident: bool) -> tuple[Array, Array]:
         """Running top-k of the ranking scores (larger is better) over all chunks."""
         best = best_ids = None
         for start in range(0, self._n, self._chunk_rows()):
             xb = self._chunk(start, resident)
             scores = self._chunk_scores(q, xb)
-            s, i = grouped_top_k(scores, min(k, xb.shape[0]), self.top_k_group)
+            s, i = self._chunk_top_k(scores, min(k, xb.shape[0]))
             i = i + start
             if best is not None:  # stable merge: every running id is lower than every id of this chunk
                 both = gnp.concatenate([best, s], axis=1)
