@@ -25,7 +25,7 @@ from grilly.core import primitive as P
 from grilly.core.aval import ShapedArray
 from grilly.core.errors import TransformError
 from grilly.core.primitive import Primitive
-from grilly.lax._helpers import aval_of, bdim_to_front, moveaxis, shape_error, zeros_like
+from grilly.lax._helpers import aval_of, bdim_to_front, full, moveaxis, shape_error, zeros_like
 
 lif_scan_p = Primitive("lif_scan", multiple_results=True)
 lif_scan_bwd_p = Primitive("lif_scan_bwd", multiple_results=True)
@@ -67,7 +67,8 @@ def _lif_scan_impl_numpy(xs, v0, *, a, v_th, v_reset, decay_input, fire_at_equal
 
 def _lif_scan_vjp(cts, primals, outs, **params):
     h_seq = outs[2]
-    g = [zeros_like(h_seq) if c is None else c for c in cts]
+    # an absent cotangent travels as a scalar zero: the kernel then skips reading a whole (T, N) array of zeros
+    g = [full((), 0, aval_of(h_seq).dtype) if c is None else c for c in cts]
     gx, gv0 = lif_scan_bwd_p.bind(h_seq, *g, **params)
     return [gx, gv0]
 
@@ -128,8 +129,9 @@ P.batch_rules[lif_scan_p] = _lif_scan_batch
 # ---- lif_scan_bwd: the fused reverse pass -----------------------------------------------------------------------
 
 def _lif_scan_bwd_abstract_eval(h_seq, g_s, g_v, g_h, **params):
-    if not (h_seq.shape == g_s.shape == g_v.shape == g_h.shape) or h_seq.ndim < 1:
-        raise shape_error("lif_scan_bwd", [h_seq, g_s, g_v, g_h], "four arrays of one shape (T, *S)")
+    if any(g.shape not in (h_seq.shape, ()) for g in (g_s, g_v, g_h)) or h_seq.ndim < 1:
+        raise shape_error("lif_scan_bwd", [h_seq, g_s, g_v, g_h], "H of shape (T, *S) and cotangents of that "
+                          "shape (or scalar zeros for absent ones)")
     return [h_seq, ShapedArray(h_seq.shape[1:], h_seq.dtype)]
 
 
@@ -137,6 +139,7 @@ def _lif_scan_bwd_impl_numpy(h_seq, g_s, g_v, g_h, *, a, v_th, v_reset, decay_in
                              detach_reset, surrogate):
     ty = h_seq.dtype.type
     a_, th = ty(a), ty(v_th)
+    g_s, g_v, g_h = (np.broadcast_to(g, h_seq.shape) for g in (g_s, g_v, g_h))
     dhdx = a_ if decay_input else ty(1.0)
     gx = np.empty_like(h_seq)
     g = np.zeros(h_seq.shape[1:], h_seq.dtype)  # dL/dV[t] arriving from step t+1
@@ -159,7 +162,8 @@ def _lif_scan_bwd_impl_numpy(h_seq, g_s, g_v, g_h, *, a, v_th, v_reset, decay_in
 
 def _lif_scan_bwd_batch(vals, dims, **params):
     size = next(aval_of(v).shape[d] for v, d in zip(vals, dims) if d is not None)
-    vals = [moveaxis(bdim_to_front(v, d, size), 0, 1) for v, d in zip(vals, dims)]
+    vals = [v if d is None and aval_of(v).ndim == 0 else moveaxis(bdim_to_front(v, d, size), 0, 1)
+            for v, d in zip(vals, dims)]
     return lif_scan_bwd_p.bind(*vals, **params), [1, 0]
 
 

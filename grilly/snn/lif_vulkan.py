@@ -51,12 +51,16 @@ def _lif_scan_bwd_impl_vk(rt, bufs, out_avals, *, a, v_th, v_reset, decay_input,
 
     h, gs, gv, gh = bufs
     gx_aval, gv0_aval = out_avals
+    # a scalar-zero cotangent (smaller than H) is not read at all; a one-element sequence may read it directly
+    present = sum(1 << (4 + k) for k, g in enumerate((gs, gv, gh)) if g.nbytes == h.nbytes)
+    gs, gv, gh = (g if g.nbytes == h.nbytes else h for g in (gs, gv, gh))
     steps, n = _sizes("lif_scan_bwd", gx_aval.shape, gx_aval.dtype)
     gx, gv0 = rt.empty(gx_aval), rt.empty(gv0_aval)
     if n:
         v_r = 0.0 if v_reset is None else v_reset
         pc = pack("QQQQQQIIffffII", h.addr, gs.addr, gv.addr, gh.addr, gx.addr, gv0.addr, n, steps, a, v_th, v_r,
-                  surrogate.alpha, KINDS[surrogate.name], _flags(v_reset, decay_input, fire_at_equal, detach_reset))
+                  surrogate.alpha, KINDS[surrogate.name],
+                  _flags(v_reset, decay_input, fire_at_equal, detach_reset) | present)
         launch(rt, "snn_lif_scan_bwd", n, pc, (h, gs, gv, gh), (gx, gv0))
     return [gx, gv0]
 

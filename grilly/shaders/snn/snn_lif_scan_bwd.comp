@@ -2,7 +2,7 @@
 // Fused multi-step LIF backward: one invocation per neuron walks the T steps in reverse over the saved
 // pre-reset potential H, with cotangents for S, V and H, and writes dL/dx per step and dL/dV0.
 // kind: the surrogate (grilly/snn/surrogate.py KINDS). flags: bit 0 hard reset, bit 1 decay_input,
-// bit 2 fire at equality, bit 3 detach_reset.
+// bit 2 fire at equality, bit 3 detach_reset; bits 4-6: the S, V, H cotangents are present (else zero, unread).
 #include "../include/common.glsl"
 layout(buffer_reference, scalar) readonly buffer InBuf { float d[]; };
 layout(buffer_reference, scalar) writeonly buffer OutBuf { float d[]; };
@@ -32,6 +32,7 @@ void main() {
     if (i >= pc.n) return;
     bool hard = (pc.flags & 1u) != 0u, decay_input = (pc.flags & 2u) != 0u;
     bool at_equal = (pc.flags & 4u) != 0u, detach = (pc.flags & 8u) != 0u;
+    bool has_gs = (pc.flags & 16u) != 0u, has_gv = (pc.flags & 32u) != 0u, has_gh = (pc.flags & 64u) != 0u;
     float dhdx = decay_input ? pc.a : 1.0;
     float g = 0.0;  // dL/dV[t] arriving from step t+1
     for (uint r = 0u; r < pc.steps; ++r) {
@@ -39,11 +40,11 @@ void main() {
         float h = pc.h.d[k];
         precise float u = h - pc.v_th;
         float psi = surrogate(u);
-        float gvt = pc.gv.d[k] + g;
+        float gvt = (has_gv ? pc.gv.d[k] : 0.0) + g;
         bool spike = at_equal ? u >= 0.0 : u > 0.0;
         float dvdh = hard ? (spike ? 0.0 : 1.0) : 1.0;
         float dvds = detach ? 0.0 : (hard ? pc.v_r - h : -pc.v_th);
-        float gh = (pc.gs.d[k] + gvt * dvds) * psi + gvt * dvdh + pc.gh.d[k];
+        float gh = ((has_gs ? pc.gs.d[k] : 0.0) + gvt * dvds) * psi + gvt * dvdh + (has_gh ? pc.gh.d[k] : 0.0);
         pc.gx.d[k] = gh * dhdx;
         g = gh * (1.0 - pc.a);
     }
