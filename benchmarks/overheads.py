@@ -103,23 +103,28 @@ import time, numpy as np
 t0 = time.perf_counter()
 import grilly, grilly.numpy as gnp
 from grilly import lax
+t1 = time.perf_counter()
 x = gnp.asarray(np.ones((64, 64), np.float32))
+np.asarray(x)
+t2 = time.perf_counter()
 y = (gnp.tanh(x @ x) + 1.0).sum(axis=0)
 s = lax.cumsum(gnp.sort(y))
 np.asarray(s)
-print(f"{(time.perf_counter() - t0) * 1e3:.1f}")
+t3 = time.perf_counter()
+print(f"{(t3 - t0) * 1e3:.1f} {(t1 - t0) * 1e3:.1f} {(t2 - t1) * 1e3:.1f} {(t3 - t2) * 1e3:.1f}")
 """
 
 
 def first_call():
-    """A fresh process: import, a matmul, a few elementwise ops, a reduction, sort, cumsum (ms)."""
+    """A fresh process: import, a matmul, a few elementwise ops, a reduction, sort, cumsum. Per run (ms):
+    total, import, device start + first upload, the first ops (pipeline creation)."""
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, XDG_CACHE_HOME=cache)
         times = []
         for _ in range(2):  # cold (empty pipeline cache), then warm (the first run's cache on disk)
             out = subprocess.run([sys.executable, "-c", _FIRST_CALL], env=env, capture_output=True, text=True,
                                  check=True)
-            times.append(float(out.stdout.strip().splitlines()[-1]))
+            times.append([float(t) for t in out.stdout.strip().splitlines()[-1].split()])
         return times
 
 
@@ -152,9 +157,9 @@ def main():
         print(f"  JAX jit, same program                {jx:8.1f} us/call with sync   x{synced / jx:.2f} grilly/JAX")
     up, dn = transfers()
     print(f"  upload {BIG * 4 >> 20} MiB                        {up:8.2f} GB/s        download {dn:8.2f} GB/s")
-    cold, warm = first_call()
-    print(f"  first call (fresh process)           {cold:8.1f} ms empty pipeline cache   {warm:8.1f} ms with the "
-          "disk cache")
+    for label, (total, imp, dev, ops) in zip(("empty pipeline cache", "with the disk cache"), first_call()):
+        print(f"  first call (fresh process), {label:<21} {total:8.1f} ms  (import {imp:.1f}, device + first "
+              f"upload {dev:.1f}, first ops {ops:.1f})")
     print("== jitted MLP training step, 64-256-10, batch 128, Adam: steps/s ==")
     for k, v in mlp_steps().items():
         print(f"  {k:<16} {'unavailable' if v is None else f'{v:10.1f} steps/s'}")

@@ -25,7 +25,16 @@ import weakref
 from grilly.core.fusion import fuse, known_scalars
 from grilly.core.program import eval_program
 
-FUSION = os.environ.get("GRILLY_JIT_FUSION", "1") != "0"  # GRILLY_JIT_FUSION=0 records unfused programs
+# GRILLY_JIT_FUSION=1 / 0 forces elementwise fusion on / off; by default it is on except on CPU implementations
+# (lavapipe), where interpreting the fused code per element costs more than the dispatches it saves.
+FUSION: list = [{"1": True, "0": False}.get(os.environ.get("GRILLY_JIT_FUSION", "").strip())]
+
+
+def fusion_enabled(rt) -> bool:
+    """Whether recordings fuse elementwise chains on runtime ``rt`` (see ``FUSION``)."""
+    if FUSION[0] is None:
+        FUSION[0] = not getattr(getattr(rt, "info", None), "is_cpu", False)
+    return FUSION[0]
 _entries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Program -> {const buffer ids: entry}
 _fused: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Program -> {const buffer ids: fused}
 
@@ -45,7 +54,10 @@ def _fused_program(program, consts):
     key = tuple(id(c._buf) for c in consts)
     f = table.get(key)
     if f is None:
-        f = table[key] = fuse(program, known_scalars(program, consts)) if FUSION else program
+        from grilly.core.backend.vulkan.runtime import get_runtime
+
+        f = table[key] = fuse(program, known_scalars(program, consts)) if fusion_enabled(get_runtime()) \
+            else program
     return f
 
 
