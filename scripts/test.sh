@@ -25,11 +25,11 @@ fi
 python scripts/compile_shaders.py --check
 
 echo "=== tests on the NumPy backend ==="
-GRILLY_BACKEND=numpy python -m pytest tests -q -p no:cacheprovider "$@"
+GRILLY_BACKEND=numpy python -m pytest tests -p no:cacheprovider "$@"
 
 if ALLOW_CPU_VULKAN=1 python -c "import sys, grilly; sys.exit(0 if grilly.VULKAN_AVAILABLE else 1)"; then
   echo "=== tests on the Vulkan backend (lavapipe, validation layer on) ==="
-  GRILLY_BACKEND=vulkan ALLOW_CPU_VULKAN=1 GRILLY_VK_VALIDATION=1 python -m pytest tests -q -p no:cacheprovider "$@"
+  GRILLY_BACKEND=vulkan ALLOW_CPU_VULKAN=1 GRILLY_VK_VALIDATION=1 python -m pytest tests -p no:cacheprovider "$@"
 else
   echo "no Vulkan device: the Vulkan pass cannot run" >&2
   exit 1
