@@ -17,6 +17,7 @@ layout(buffer_reference, scalar) readonly buffer InBuf { A_ST d[]; };
 layout(buffer_reference, scalar) writeonly buffer OutBuf { uvec2 d[]; };
 layout(push_constant, scalar) uniform PC { InBuf x; OutBuf out_; uint M; uint K; uint S; uint slice; uint k; } pc;
 shared uvec2 s[SHARED_N];
+const uint UNROLL = 4u;
 
 bool less(uvec2 a, uvec2 b) { return a.x < b.x || (a.x == b.x && a.y < b.y); }
 
@@ -45,32 +46,41 @@ void main() {
     uint lo = (g % pc.S) * pc.slice, hi = min(lo + pc.slice, pc.K), base = m * pc.K;
     uvec2 c[KC];
     [[unroll]] for (uint i = 0u; i < KC; ++i) c[i] = uvec2(0xFFFFFFFFu);  // worse than any real pair
-    for (uint j = lo + t; j < hi; j += T) {
-        uvec2 v = load(base, j);
-        if (less(v, c[KC - 1u])) {  // insert, shifting worse pairs down (rare once the list has filled)
-            [[unroll]] for (uint i = KC - 1u; i > 0u; --i)
-                c[i] = less(v, c[i - 1u]) ? c[i - 1u] : (less(v, c[i]) ? v : c[i]);
-            if (less(v, c[0])) c[0] = v;
+    for (uint j0 = lo + t; j0 < hi; j0 += UNROLL * T) {
+        uvec2 v[UNROLL];  // UNROLL loads in flight before the first comparison
+        [[unroll]] for (uint u = 0u; u < UNROLL; ++u) {
+            uint j = j0 + u * T;
+            v[u] = j < hi ? load(base, j) : uvec2(0xFFFFFFFFu);  // past the slice: never inserted
+        }
+        [[unroll]] for (uint u = 0u; u < UNROLL; ++u) {
+            if (less(v[u], c[KC - 1u])) {  // insert, shifting worse pairs down (rare once the list has filled)
+                bool lt[KC];
+                [[unroll]] for (uint i = 0u; i < KC; ++i) lt[i] = less(v[u], c[i]);
+                [[unroll]] for (uint i = KC - 1u; i > 0u; --i) c[i] = lt[i - 1u] ? c[i - 1u] : (lt[i] ? v[u] : c[i]);
+                if (lt[0]) c[0] = v[u];
+            }
         }
     }
-    [[unroll]] for (uint i = 0u; i < KC; ++i) s[t * KC + i] = c[i];
+    // Shared lists are interleaved (entry i of list t at s[i * T + t]) so that consecutive invocations touch
+    // consecutive pairs: no bank conflicts on the stores, few on the merge reads.
+    [[unroll]] for (uint i = 0u; i < KC; ++i) s[i * T + t] = c[i];
     barrier();
     for (uint n = T >> 1; n > 0u; n >>= 1) {  // invocation t < n merges lists 2t and 2t+1 into list t
         if (t < n) {
-            uint a = 2u * t * KC, b = a + KC;
+            uint a = 2u * t, b = a + 1u;  // positions of the heads of lists 2t and 2t+1
             [[unroll]] for (uint i = 0u; i < KC; ++i) {  // ia + ib = i < KC: reads stay inside both lists
                 uvec2 x = s[a], y = s[b];
                 bool takeb = less(y, x);
                 c[i] = takeb ? y : x;
-                a += takeb ? 0u : 1u;
-                b += takeb ? 1u : 0u;
+                a += takeb ? 0u : T;
+                b += takeb ? T : 0u;
             }
         }
         barrier();
         if (t < n) {
-            [[unroll]] for (uint i = 0u; i < KC; ++i) s[t * KC + i] = c[i];
+            [[unroll]] for (uint i = 0u; i < KC; ++i) s[i * T + t] = c[i];
         }
         barrier();
     }
-    for (uint i = t; i < pc.k; i += T) pc.out_.d[g * pc.k + i] = s[i];
+    for (uint i = t; i < pc.k; i += T) pc.out_.d[g * pc.k + i] = s[i * T];  // list 0
 }
