@@ -185,8 +185,8 @@ class IndexFlat:
 
     def _chunk_scores(self, q: Array, xb: Array) -> Array:
         """Per-chunk ranking scores, larger is better."""
-        if self._fused_l2():
-            return gnp.matmul(q, xb.T)
+        if self._fused_l2():  # q @ xb.T, contracting xb's rows in place (no transposed copy of the chunk)
+            return lax.dot_general(q, xb, (((1,), (1,)), ((), ())))
         scores = pairwise_distances(q, xb, self.metric, self.method)
         return -scores if self.metric == "l2" else scores
 
