@@ -91,9 +91,11 @@ def _record(program, args, backend):
         backend.rt = real
         _RECORDING[0] -= 1
         P.generic_impls[cond_p] = cond_impl
+        _forget_placeholders()
     from grilly.core.array import asarray_concrete
 
     outs = [o if isinstance(o, Array) else asarray_concrete(o) for o in outs]
+    rec.keep.extend(a._buf for a in args[: program.num_consts])  # read in place by the commands: outlive them
     out_refs = [rec.ref(o._buf, len(rec.cmds)) for o in outs]
     return Replay(real, rec, in_pids, out_refs, [o.aval for o in outs])
 
@@ -112,6 +114,20 @@ def _cond_by_select(host_impl):
         return [select_n(index, *cases) for cases in zip(*outs)]
 
     return impl
+
+
+def _forget_placeholders() -> None:
+    """Drop cached arrays made while recording (grilly.numpy caches broadcast scalar constants): their buffers
+    are placeholders, meaningless outside the recording."""
+    import sys
+
+    from grilly.core.backend.vulkan.jit.recorder import is_tagged
+
+    base = sys.modules.get("grilly.numpy._base")
+    cache = getattr(base, "_constants", None)
+    if cache:
+        for k in [k for k, v in cache.items() if is_tagged(getattr(getattr(v, "_buf", None), "addr", 0) or 0)]:
+            del cache[k]
 
 
 def _eval_naming(program, args) -> list:

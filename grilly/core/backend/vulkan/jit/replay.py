@@ -51,7 +51,8 @@ def _command_pool(rt):
     pool = _pools.get(id(rt))
     if pool is None:
         info = ffi.new("VkCommandPoolCreateInfo*", {
-            "sType": vk.VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO, "queueFamilyIndex": rt.family})
+            "sType": vk.VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO, "queueFamilyIndex": rt.family,
+            "flags": vk.VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT})
         p = ffi.new("VkCommandPool*")
         check(lib.vkCreateCommandPool(rt.device, info, ffi.NULL, p), "vkCreateCommandPool")
         pool = _pools[id(rt)] = p[0]
@@ -59,12 +60,18 @@ def _command_pool(rt):
 
 
 def _bury(rt) -> None:
-    """Free the command buffers of dead recordings of ``rt``'s device once the GPU is past them."""
+    """Let go of what dead recordings kept for the GPU once it is done; their command buffers are reset and
+    reused (as the stream does), never freed: a validation layer may still be retiring their submission."""
     done = rt.stream.poll()
-    for owner, v, _, cmds in _graveyard:
-        if owner is rt and v <= done and cmds:
-            lib.vkFreeCommandBuffers(rt.device, _command_pool(rt), len(cmds), ffi.new("VkCommandBuffer[]", cmds))
-    _graveyard[:] = [g for g in _graveyard if g[0] is not rt or g[1] > done]
+    for v, _, cmds in _graveyard:
+        if v <= done:
+            for cmd in cmds:
+                check(lib.vkResetCommandBuffer(cmd, 0), "vkResetCommandBuffer")
+            _spare_cmds.extend(cmds)
+    _graveyard[:] = [g for g in _graveyard if g[0] > done]
+
+
+_spare_cmds: list = []
 
 
 class _Instance:
@@ -138,12 +145,16 @@ class Replay:
         inst.tab[:n_in, 2] = [(n + 15) // 16 for n in self.in_sizes]
         inst.tab[n_in:, 0] = self.out_src
         inst.tab[n_in:, 2] = [(n + 15) // 16 for n in self.out_sizes]
-        info = ffi.new("VkCommandBufferAllocateInfo*", {
-            "sType": vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, "commandPool": _command_pool(rt),
-            "level": vk.VK_COMMAND_BUFFER_LEVEL_PRIMARY, "commandBufferCount": 1})
-        pcmd = ffi.new("VkCommandBuffer*")
-        check(lib.vkAllocateCommandBuffers(rt.device, info, pcmd), "vkAllocateCommandBuffers")
-        inst.cmd, inst.value = pcmd[0], 0
+        if _spare_cmds:
+            inst.cmd = _spare_cmds.pop()
+        else:
+            info = ffi.new("VkCommandBufferAllocateInfo*", {
+                "sType": vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, "commandPool": _command_pool(rt),
+                "level": vk.VK_COMMAND_BUFFER_LEVEL_PRIMARY, "commandBufferCount": 1})
+            pcmd = ffi.new("VkCommandBuffer*")
+            check(lib.vkAllocateCommandBuffers(rt.device, info, pcmd), "vkAllocateCommandBuffers")
+            inst.cmd = pcmd[0]
+        inst.value = 0
         _Emitter(rt, inst.cmd).emit(self, inst.table.addr, n_in, n_out)
         return inst
 
