@@ -5,11 +5,12 @@
 layout(buffer_reference, scalar) readonly buffer InBuf { A_ST d[]; };
 layout(buffer_reference, scalar) writeonly buffer OutBuf { O_ST d[]; };
 layout(push_constant, scalar) uniform PC { InBuf x; OutBuf y; uint n; int k; } pc;
+layout(constant_id = 1) const uint EW_PER = 4u;  // elements per invocation (kernels/elementwise.py)
 void main() {
-    // PER_INVOCATION elements, one grid apart: coalesced, with several loads in flight per invocation
+    // EW_PER elements, one grid apart: coalesced, with several loads in flight per invocation
     uint stride = gl_NumWorkGroups.x * gl_NumWorkGroups.y * gl_WorkGroupSize.x;
     uint i = gid();
-    for (uint k = 0u; k < PER_INVOCATION; ++k, i += stride) {
+    for (uint k = 0u; k < EW_PER; ++k, i += stride) {
         if (i >= pc.n) return;
         A_CT x = A_LOAD(pc.x.d[i]);
         pc.y.d[i] = O_STORE(OP(x));

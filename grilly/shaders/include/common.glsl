@@ -28,8 +28,6 @@ uint16_t f32_to_bf16(float f) {  // round to nearest even, NaN stays NaN
     return uint16_t(u >> 16);
 }
 
-#define PER_INVOCATION 4u  // elements per invocation in the elementwise kernels (kernels/elementwise.py agrees)
-
 #define F_INF uintBitsToFloat(0x7F800000u)
 #define F_NAN uintBitsToFloat(0x7FC00000u)
 #endif

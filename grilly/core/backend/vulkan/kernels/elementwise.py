@@ -5,7 +5,10 @@ from __future__ import annotations
 from grilly.core.backend.vulkan.kernels.common import bits, code, launch, pack, register, size
 from grilly.core.errors import BackendError
 
-PER_INVOCATION = 4  # elements per invocation of the unary/binary kernels (PER_INVOCATION in common.glsl)
+import os
+
+# elements per invocation of the unary/binary kernels (the EW_PER specialization constant); tunable per device
+PER_INVOCATION = int(os.environ.get("GRILLY_EW_PER", "4"))
 
 
 def _unary(name: str):
@@ -22,6 +25,7 @@ def _unary(name: str):
             pack("QQIi", x.addr, out.addr, size(av), int(params.get("y", 0))),
             (x,),
             (out,),
+            spec=(PER_INVOCATION,),
         )
         return [out]
 
@@ -42,6 +46,7 @@ def _binary(name: str):
             pack("QQQI", a.addr, b.addr, out.addr, size(av)),
             (a, b),
             (out,),
+            spec=(PER_INVOCATION,),
         )
         return [out]
 
