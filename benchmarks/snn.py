@@ -209,10 +209,16 @@ def grilly_peak_mib():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    ap.add_argument("--suites", default="1,2", help="which suites to run, e.g. 2")
     args = ap.parse_args()
+    suites = {int(v) for v in args.suites.split(",")}
     n_big = 2**16 if args.quick else 2**20
-    print(f"== suite 2: LIF only, N={n_big}, tau=2, ATan, sum(spikes) ==")
-    for T in (8, 32, 128):
+    if 2 not in suites:
+        T_list = ()
+    else:
+        T_list = (8, 32, 128)
+        print(f"== suite 2: LIF only, N={n_big}, tau=2, ATan, sum(spikes) ==")
+    for T in T_list:
         for bwd in (False, True):
             tag = "fwd+bwd" if bwd else "fwd"
             g = attempt("grilly", lambda: grilly_lif_only(T, n_big, bwd))
@@ -221,6 +227,8 @@ def main():
                 print(row(f"T={T} {tag} SpikingJelly {be}", attempt(f"SJ {be}", lambda: sj_lif_only(T, n_big, be, bwd)),
                           g))
             print(row(f"T={T} {tag} JAX lax.scan + custom_vjp", attempt("JAX", lambda: jax_lif_only(T, n_big, bwd)), g))
+    if 1 not in suites:
+        return
     T, B = (50, 16) if args.quick else (500, 16)
     sizes = (1024,) if args.quick else (4096, 8192, 16384)
     print(f"== suite 1: Linear(N,N)+LIF, T={T}, B={B}, fwd+bwd of sum(spikes), grads of W and b ==")
