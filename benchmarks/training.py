@@ -1,6 +1,6 @@
 """Suite 5 of BENCHMARKS.md: training steps per second, grilly (eager and jit) against PyTorch and JAX on the
-same GPU, for the MLP of the digits example (64-256-10, batch 128, Adam) and a spiking MLP (64-128-10 LIF,
-T=16, BPTT with an ATan surrogate).
+same GPU, for the MLP of BENCHMARKS.md (64-256-10, batch 128, Adam), the MLP of examples/mlp_digits.py
+(64-128-10) and a spiking MLP (64-128-10 LIF, T=16, BPTT with an ATan surrogate).
 
     python benchmarks/training.py
 """
@@ -156,8 +156,10 @@ def jax_mlp(spiking: bool = False):
 
 
 def main():
-    for spiking in (False, True):
-        name = "spiking MLP 64-128-10, T=16" if spiking else "MLP 64-256-10"
+    global D_H
+    for spiking, hidden in ((False, 256), (False, 128), (True, 256)):
+        D_H = hidden
+        name = "spiking MLP 64-128-10, T=16" if spiking else f"MLP 64-{hidden}-10"
         print(f"== suite 5: {name}, batch {B}, Adam: steps/s ==")
         res = {
             "grilly eager": attempt("grilly eager", lambda: grilly_mlp(False, spiking)),
