@@ -1,4 +1,4 @@
-"""jit tests record fused programs on every device (CPU Vulkan leaves fusion off by default, for speed)."""
+"""jit tests record, replay and fuse on every device (CPU Vulkan leaves both off by default)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ def _fusion_on():
         return
     from grilly.core.backend.vulkan import jit
 
-    before, jit.FUSION[0] = jit.FUSION[0], True
+    before = jit.FUSION[0], jit.REPLAY[0]
+    jit.FUSION[0] = jit.REPLAY[0] = True
     try:
         yield
     finally:
-        jit.FUSION[0] = before
+        jit.FUSION[0], jit.REPLAY[0] = before
