@@ -1,4 +1,4 @@
-"""jit tests record, replay and fuse on every device (CPU Vulkan leaves both off by default)."""
+"""jit tests record, replay and fuse on every device (CPU Vulkan leaves fusion off by default)."""
 
 from __future__ import annotations
 

@@ -289,6 +289,7 @@ class Stream:
         timeline value the batch signals (``cmd`` must begin with a barrier that orders earlier work)."""
         s, cmds = self.cur, [cmd]
         if s is not None:
+            self._host_barrier(s.cmd)  # as submit() does
             check(lib.vkEndCommandBuffer(s.cmd), "vkEndCommandBuffer")
             cmds.insert(0, s.cmd)
         self.submitted += 1

@@ -35,16 +35,12 @@ def fusion_enabled(rt) -> bool:
     if FUSION[0] is None:
         FUSION[0] = not getattr(getattr(rt, "info", None), "is_cpu", False)
     return FUSION[0]
-# GRILLY_JIT_REPLAY=1 / 0 forces recording and replay on / off (off: jitted programs run eagerly). By default it
-# is on except on CPU implementations (lavapipe): there, with the validation layer on, a long series of replays
-# has been seen to corrupt later results (cause not found yet; see docs/jit.md).
-REPLAY: list = [{"1": True, "0": False}.get(os.environ.get("GRILLY_JIT_REPLAY", "").strip())]
+# GRILLY_JIT_REPLAY=0 turns recording and replay off (jitted programs then run eagerly, op by op).
+REPLAY: list = [os.environ.get("GRILLY_JIT_REPLAY", "1").strip() != "0"]
 
 
 def replay_enabled(rt) -> bool:
     """Whether jitted programs are recorded and replayed on runtime ``rt`` (see ``REPLAY``)."""
-    if REPLAY[0] is None:
-        REPLAY[0] = not getattr(getattr(rt, "info", None), "is_cpu", False)
     return REPLAY[0]
 
 

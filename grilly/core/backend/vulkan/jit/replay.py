@@ -348,4 +348,7 @@ class _Emitter:
         self.barrier()
         self._copy_table(replay.copy_pipeline, table_addr, n_in, replay.out_sizes)
         self.barrier()  # orders later submissions
+        host = getattr(self.rt.stream, "_host_barrier", None)
+        if host is not None:  # and host reads of the outputs, as the stream's command buffers do
+            host(self.cmd)
         check(lib.vkEndCommandBuffer(self.cmd), "vkEndCommandBuffer")
