@@ -177,6 +177,8 @@ def elementwise_variants() -> list[tuple[str, str, dict]]:
                 d = dtype_defines("A", code) | dtype_defines("O", "bool" if out_bool else code)
                 d["OP(x)" if tmpl == "unary" else "OP(a, b)"] = exprs[kind]
                 out.append((f"{tmpl}_{op}_{code}", f"elementwise/{tmpl}.comp", d))
+                if code == "f32" and not out_bool:  # 16-byte loads and stores for float32 arrays
+                    out.append((f"{tmpl}4_{op}_{code}", f"elementwise/{tmpl}.comp", d | {"VEC4": "1"}))
     for src in ALL:
         for dst in ALL:
             if src != dst:

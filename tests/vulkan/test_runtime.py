@@ -170,7 +170,7 @@ def test_profile_table_at_exit(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
                        cwd=str(tmp_path.parent))
     assert r.returncode == 0, r.stderr
-    assert "unary_exp_f32" in r.stderr and "grilly GPU profile" in r.stderr
+    assert "exp_f32" in r.stderr and "grilly GPU profile" in r.stderr  # unary_exp_f32 or its vec4 twin
     assert list(tmp_path.glob("grilly/pipelines-*.bin")), "the pipeline cache was not written"
 
 
