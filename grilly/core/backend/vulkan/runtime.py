@@ -17,6 +17,26 @@ from grilly.core.backend.vulkan.stream import Stream
 from grilly.core.errors import BackendError
 
 _runtime: list = []
+_copiers: list = []
+_COPY_CHUNK = 16 << 20
+
+
+def parallel_copy(dst: np.ndarray, src: np.ndarray) -> None:
+    """Copy bytes between host buffers (mapped staging memory included) with several threads: one memcpy
+    thread reaches about 8 GB/s, and NumPy releases the GIL while it copies."""
+    n = src.nbytes
+    if n < 2 * _COPY_CHUNK:
+        np.copyto(dst, src)
+        return
+    if not _copiers:
+        import os
+        from concurrent.futures import ThreadPoolExecutor
+
+        _copiers.append(ThreadPoolExecutor(max_workers=max(2, min(8, os.cpu_count() or 2))))
+    starts = range(0, n, _COPY_CHUNK)
+    jobs = [_copiers[0].submit(np.copyto, dst[s:s + _COPY_CHUNK], src[s:s + _COPY_CHUNK]) for s in starts]
+    for j in jobs:
+        j.result()
 
 
 def _memory_types(pdev):
@@ -150,23 +170,26 @@ class Runtime:
             return buf
         src = a.reshape(-1).view(np.uint8)
         if self.unified:
-            np.copyto(np.frombuffer(buf.view(), np.uint8), src)
+            parallel_copy(np.frombuffer(buf.view(), np.uint8), src)
             return buf
         st = DeviceBuffer(self, self.host_pool, a.nbytes)
-        np.copyto(np.frombuffer(st.view(), np.uint8), src)
+        parallel_copy(np.frombuffer(st.view(), np.uint8), src)
         self.stream.copy(st.block.buffer, st.offset, buf.block.buffer, buf.offset, a.nbytes, [st], [buf])
         return buf
 
     def download(self, buf: DeviceBuffer, dtype, shape) -> np.ndarray:
         if not buf.nbytes:
             return np.zeros(shape, dtype)
+        out = np.empty(shape, dtype)
         if self.unified:
             self.stream.wait(buf.last_use)
-            return np.frombuffer(buf.view(), dtype).reshape(shape).copy()
+            parallel_copy(out.reshape(-1).view(np.uint8), np.frombuffer(buf.view(), np.uint8))
+            return out
         st = DeviceBuffer(self, self.host_pool, buf.nbytes)
         self.stream.copy(buf.block.buffer, buf.offset, st.block.buffer, st.offset, buf.nbytes, [buf], [st])
         self.stream.wait(st.last_use)
-        return np.frombuffer(st.view(), dtype).reshape(shape).copy()
+        parallel_copy(out.reshape(-1).view(np.uint8), np.frombuffer(st.view(), np.uint8))
+        return out
 
     # ---- kernels
     def dispatch(self, name: str, spec: tuple, groups, pc: bytes, reads, writes) -> None:
