@@ -19,6 +19,7 @@ from grilly.core.errors import BackendError
 _runtime: list = []
 _copiers: list = []
 _COPY_CHUNK = 16 << 20
+_DOWNLOAD_CHUNK = 64 << 20
 
 
 def parallel_copy(dst: np.ndarray, src: np.ndarray) -> None:
@@ -186,9 +187,18 @@ class Runtime:
             parallel_copy(out.reshape(-1).view(np.uint8), np.frombuffer(buf.view(), np.uint8))
             return out
         st = DeviceBuffer(self, self.host_pool, buf.nbytes)
-        self.stream.copy(buf.block.buffer, buf.offset, st.block.buffer, st.offset, buf.nbytes, [buf], [st])
-        self.stream.wait(st.last_use)
-        parallel_copy(out.reshape(-1).view(np.uint8), np.frombuffer(st.view(), np.uint8))
+        dst, src = out.reshape(-1).view(np.uint8), np.frombuffer(st.view(), np.uint8)
+        # pipelined: the GPU copies chunk i+1 into staging while the host copies chunk i out of it
+        step = _DOWNLOAD_CHUNK if buf.nbytes >= 2 * _DOWNLOAD_CHUNK else buf.nbytes
+        done = []
+        for s in range(0, buf.nbytes, step):
+            m = min(step, buf.nbytes - s)
+            self.stream.copy(buf.block.buffer, buf.offset + s, st.block.buffer, st.offset + s, m, [buf], [st])
+            self.stream.submit()
+            done.append((s, m, self.stream.submitted))
+        for s, m, value in done:
+            self.stream.wait(value)
+            parallel_copy(dst[s:s + m], src[s:s + m])
         return out
 
     # ---- kernels
