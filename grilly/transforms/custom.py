@@ -134,6 +134,7 @@ class custom_vjp:  # noqa: N801  (the JAX name)
         functools.update_wrapper(self, fun)
         self.fun, self.nondiff_argnums = fun, tuple(nondiff_argnums)
         self.fwd = self.bwd = None
+        self._signatures: dict = {}
 
     def defvjp(self, fwd, bwd):
         self.fwd, self.bwd = fwd, bwd
@@ -141,6 +142,21 @@ class custom_vjp:  # noqa: N801  (the JAX name)
 
     def __get__(self, obj, objtype=None):
         return self if obj is None else functools.partial(self, obj)
+
+    def _output_signature(self, fun, flat, in_tree, nd, store):
+        """(number of outputs, output treedef), traced once per input signature rather than on every call."""
+        avals = tuple(aval_of(x) for x in flat)
+        try:
+            key = (in_tree, avals, tuple(nd.items()))
+            hash(key)
+        except TypeError:  # an unhashable nondiff argument: trace every time
+            key = None
+        hit = self._signatures.get(key) if key is not None else None
+        if hit is None:
+            hit = (len(_out_avals(fun, list(avals), None)), store["out"])
+            if key is not None:
+                self._signatures[key] = hit
+        return hit
 
     def __call__(self, *args):
         if self.fwd is None:
@@ -167,10 +183,8 @@ class custom_vjp:  # noqa: N801  (the JAX name)
             g_flat = tree.leaves(tuple(g))
             return [_canon(x) for x in g_flat]
 
-        num_out = len(_out_avals(fun, [aval_of(x) for x in flat], None))
+        num_out, store["out"] = self._output_signature(fun, flat, in_tree, nd, store)
         outs = custom_vjp_call_p.bind(*flat, fun=fun, fwd=fwd, bwd=bwd, num_out=num_out)
-        if "out" not in store:
-            fun(*flat)
         return tree.unflatten(store["out"], outs)
 
 
