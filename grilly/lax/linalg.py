@@ -8,7 +8,7 @@ from grilly.core import dtypes
 from grilly.core import primitive as P
 from grilly.core.aval import ShapedArray
 from grilly.core.primitive import Primitive
-from grilly.lax._helpers import aval_of, dtype_error, full, moveaxis, shape_error
+from grilly.lax._helpers import add_any, aval_of, dtype_error, full, moveaxis, shape_error
 from grilly.lax.structural import concatenate, loop_batch, reshape, rev, slice_in_dim, transpose
 
 dot_general_p = Primitive("dot_general")
@@ -86,22 +86,16 @@ def _convert(x, dtype):
     return convert(x, dtype)
 
 
-def _dot_general_jvp(primals, tangents, **params):
-    x, y = primals
-    out = dot_general_p.bind(x, y, **params)
-    t = None
-    if tangents[0] is not None:
-        t = dot_general_p.bind(tangents[0], y, **params)
-    if tangents[1] is not None:
-        t2 = dot_general_p.bind(x, tangents[1], **params)
-        t = t2 if t is None else _add(t, t2)
-    return [out], [t]
+def bilinear_jvp(prim):
+    """The JVP of a primitive linear in each of its two operands: d(x*y) = dx*y + x*dy."""
 
+    def jvp(primals, tangents, **params):
+        x, y = primals
+        tx, ty = tangents
+        t = None if tx is None else prim.bind(tx, y, **params)
+        return [prim.bind(x, y, **params)], [add_any(t, None if ty is None else prim.bind(x, ty, **params))]
 
-def _add(a, b):
-    from grilly.lax.elementwise import add
-
-    return add(a, b)
+    return jvp
 
 
 def _dot_general_vjp(cts, primals, outs, *, dimension_numbers, precision=None, preferred_element_type=None):
@@ -135,7 +129,7 @@ def _dot_general_batch(vals, dims, *, dimension_numbers, precision=None, preferr
 
 P.abstract_eval_rules[dot_general_p] = _dot_general_abstract
 P.impl_rules["numpy"][dot_general_p] = _dot_general_np
-P.jvp_rules[dot_general_p] = _dot_general_jvp
+P.jvp_rules[dot_general_p] = bilinear_jvp(dot_general_p)
 P.vjp_rules[dot_general_p] = _dot_general_vjp
 P.batch_rules[dot_general_p] = _dot_general_batch
 
@@ -287,18 +281,6 @@ def slice_window(x, shape):
     return slice_(x, (0,) * av.ndim, tuple(min(a, s) for a, s in zip(av.shape, shape)))
 
 
-def _conv_jvp(primals, tangents, **p):
-    lhs, rhs = primals
-    out = conv_general_dilated_p.bind(lhs, rhs, **p)
-    t = None
-    if tangents[0] is not None:
-        t = conv_general_dilated_p.bind(tangents[0], rhs, **p)
-    if tangents[1] is not None:
-        t2 = conv_general_dilated_p.bind(lhs, tangents[1], **p)
-        t = t2 if t is None else _add(t, t2)
-    return [out], [t]
-
-
 def _conv_vjp(cts, primals, outs, **p):
     ct, (lhs, rhs) = cts[0], primals
     if ct is None:
@@ -318,7 +300,7 @@ def _conv_batch(vals, dims, **p):
 
 P.abstract_eval_rules[conv_general_dilated_p] = _conv_abstract
 P.impl_rules["numpy"][conv_general_dilated_p] = _conv_np
-P.jvp_rules[conv_general_dilated_p] = _conv_jvp
+P.jvp_rules[conv_general_dilated_p] = bilinear_jvp(conv_general_dilated_p)
 P.vjp_rules[conv_general_dilated_p] = _conv_vjp
 P.batch_rules[conv_general_dilated_p] = _conv_batch
 
