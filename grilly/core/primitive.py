@@ -37,9 +37,13 @@ vjp_rules: dict[Primitive, Any] = {}
 batch_rules: dict[Primitive, Any] = {}
 tape_rules: dict[Primitive, Any] = {}  # primitives whose reverse mode needs the whole trace (scan, custom_vjp)
 collectives: dict[Primitive, Any] = {}  # named-axis collectives: handler(prim, val, bdim, params, size) under vmap
+aval_only: set[Primitive] = set()  # abstract eval reads the operand avals alone (no params, no config): cached
 effectful: set[Primitive] = set()  # never pruned from programs (host callbacks)
 nondiff: set[Primitive] = set()  # outputs carry no derivative (integer/bool results, iota, argmax ...)
 inline_calls: set[Primitive] = set()  # call-like primitives that transforms evaluate equation by equation
+# Execution-only hints (grilly/core/specialize.py), used just before a backend runs a traced program:
+scalar_operands: dict[Primitive, frozenset] = {}  # operand positions where a scalar stands for its broadcast
+unused_outputs_rules: dict[Primitive, Any] = {}  # rule(params, used: tuple[bool]) -> params that skip the rest
 
 
 def rule_missing(prim: Primitive, transform: str) -> TransformError:

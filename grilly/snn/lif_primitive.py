@@ -3,10 +3,14 @@
 ``lif_scan_p(xs, v0)`` runs T steps of charge / fire / reset over every neuron of ``xs`` (time-major,
 ``(T, ...)``) and returns ``(spikes, v_seq, h_seq)``: spikes, the post-reset potential V and the pre-reset
 potential H per step. Its VJP is ``lif_scan_bwd_p(h_seq, g_spikes, g_v, g_h)``, one reverse pass over the saved
-H that returns ``(g_xs, g_v0)``. Neurons are independent, so batching folds the batch into the neuron axes.
+H that returns ``(g_xs, g_v0)``; a scalar cotangent stands for its broadcast (an absent one is a scalar zero, and
+the cotangent of a sum is folded to its scalar before a jitted program runs). Neurons are independent, so
+batching folds the batch into the neuron axes.
 
 Static params: ``a = dt / tau``, ``v_th``, ``v_reset`` (None: soft reset by subtraction), ``decay_input``,
-``fire_at_equal``, ``detach_reset`` and ``surrogate`` (a built-in :class:`~grilly.snn.surrogate.Surrogate`).
+``fire_at_equal``, ``detach_reset`` and ``surrogate`` (a built-in :class:`~grilly.snn.surrogate.Surrogate`);
+``unused``, an execution hint set only on programs about to run: the positions of outputs nobody reads, which the
+Vulkan kernel does not write.
 
 Equations (SpikingJelly ``LIFNode``; Norse ``LIFBox`` with a = dt·τ_mem⁻¹), leak target ``v_r`` = v_reset (0 for
 soft reset):
@@ -40,7 +44,8 @@ def _check_params(surrogate, a):
 
 # ---- lif_scan ---------------------------------------------------------------------------------------------------
 
-def _lif_scan_abstract_eval(xs, v0, *, a, v_th, v_reset, decay_input, fire_at_equal, detach_reset, surrogate):
+def _lif_scan_abstract_eval(xs, v0, *, a, v_th, v_reset, decay_input, fire_at_equal, detach_reset, surrogate,
+                            unused=()):
     if xs.ndim < 1 or xs.shape[1:] != v0.shape or xs.dtype != v0.dtype or xs.dtype.kind != "f":
         raise shape_error("lif_scan", [xs, v0], "float xs of shape (T, *S) and v0 of shape S with one dtype")
     _check_params(surrogate, a)
@@ -51,7 +56,8 @@ def _charge(v, x, a, v_r, decay_input):
     return v + (x - (v - v_r)) * a if decay_input else v - (v - v_r) * a + x
 
 
-def _lif_scan_impl_numpy(xs, v0, *, a, v_th, v_reset, decay_input, fire_at_equal, detach_reset, surrogate):
+def _lif_scan_impl_numpy(xs, v0, *, a, v_th, v_reset, decay_input, fire_at_equal, detach_reset, surrogate,
+                         unused=()):
     ty = xs.dtype.type
     a_, th = ty(a), ty(v_th)
     v_r = ty(0.0 if v_reset is None else v_reset)
@@ -65,9 +71,9 @@ def _lif_scan_impl_numpy(xs, v0, *, a, v_th, v_reset, decay_input, fire_at_equal
     return spikes, vs, hs
 
 
-def _lif_scan_vjp(cts, primals, outs, **params):
+def _lif_scan_vjp(cts, primals, outs, unused=(), **params):
     h_seq = outs[2]
-    # an absent cotangent travels as a scalar zero: the kernel then skips reading a whole (T, N) array of zeros
+    # an absent cotangent travels as a scalar zero, which the kernel reads once instead of a whole (T, N) array
     g = [full((), 0, aval_of(h_seq).dtype) if c is None else c for c in cts]
     gx, gv0 = lif_scan_bwd_p.bind(h_seq, *g, **params)
     return [gx, gv0]
@@ -82,7 +88,7 @@ def _lif_scan_batch(vals, dims, **params):
     return lif_scan_p.bind(xs, v0, **params), [1, 1, 1]
 
 
-def _lif_scan_jvp(primals, tangents, **params):
+def _lif_scan_jvp(primals, tangents, unused=(), **params):
     """Forward mode with the surrogate derivative standing for dS/dH: a linear recurrence over the tangents."""
     from grilly import lax
 
@@ -131,7 +137,7 @@ P.batch_rules[lif_scan_p] = _lif_scan_batch
 def _lif_scan_bwd_abstract_eval(h_seq, g_s, g_v, g_h, **params):
     if any(g.shape not in (h_seq.shape, ()) for g in (g_s, g_v, g_h)) or h_seq.ndim < 1:
         raise shape_error("lif_scan_bwd", [h_seq, g_s, g_v, g_h], "H of shape (T, *S) and cotangents of that "
-                          "shape (or scalar zeros for absent ones)")
+                          "shape (or scalars, standing for their broadcast)")
     return [h_seq, ShapedArray(h_seq.shape[1:], h_seq.dtype)]
 
 
@@ -167,6 +173,11 @@ def _lif_scan_bwd_batch(vals, dims, **params):
     return lif_scan_bwd_p.bind(*vals, **params), [1, 0]
 
 
+def _lif_scan_unused_outputs(params, used):
+    """Execution hint (grilly/core/specialize.py): outputs nobody reads are not written by the Vulkan kernel."""
+    return {**params, "unused": tuple(i for i, u in enumerate(used) if not u)}
+
+
 def _lif_scan_bwd_vjp(cts, primals, outs, **params):
     raise TransformError("second-order derivatives through the fused LIF reverse pass (lif_scan_bwd) are not "
                          "implemented; use snn.lif_scan(..., fused=False) to differentiate the unfused scan")
@@ -176,3 +187,5 @@ P.abstract_eval_rules[lif_scan_bwd_p] = _lif_scan_bwd_abstract_eval
 P.impl_rules["numpy"][lif_scan_bwd_p] = _lif_scan_bwd_impl_numpy
 P.batch_rules[lif_scan_bwd_p] = _lif_scan_bwd_batch
 P.vjp_rules[lif_scan_bwd_p] = _lif_scan_bwd_vjp
+P.unused_outputs_rules[lif_scan_p] = _lif_scan_unused_outputs
+P.scalar_operands[lif_scan_bwd_p] = frozenset({1, 2, 3})  # a scalar cotangent stands for its broadcast

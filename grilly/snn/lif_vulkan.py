@@ -30,7 +30,7 @@ def _sizes(prim, shape, dtype) -> tuple[int, int]:
 
 
 def _lif_scan_impl_vk(rt, bufs, out_avals, *, a, v_th, v_reset, decay_input, fire_at_equal, detach_reset,
-                      surrogate):
+                      surrogate, unused=()):
     from grilly.core.backend.vulkan.kernels.common import launch, pack
 
     xs, v0 = bufs
@@ -40,7 +40,7 @@ def _lif_scan_impl_vk(rt, bufs, out_avals, *, a, v_th, v_reset, decay_input, fir
     if steps and n:
         v_r = 0.0 if v_reset is None else v_reset
         pc = pack("QQQQQIIfffI", xs.addr, v0.addr, s.addr, v.addr, h.addr, n, steps, a, v_th, v_r,
-                  _flags(v_reset, decay_input, fire_at_equal))
+                  _flags(v_reset, decay_input, fire_at_equal) | sum(1 << (4 + k) for k in unused))
         launch(rt, "snn_lif_scan_fwd", n, pc, (xs, v0), (s, v, h))
     return [s, v, h]
 
@@ -51,9 +51,8 @@ def _lif_scan_bwd_impl_vk(rt, bufs, out_avals, *, a, v_th, v_reset, decay_input,
 
     h, gs, gv, gh = bufs
     gx_aval, gv0_aval = out_avals
-    # a scalar-zero cotangent (smaller than H) is not read at all; a one-element sequence may read it directly
+    # a scalar cotangent (smaller than H) stands for its broadcast: the kernel reads its one value
     present = sum(1 << (4 + k) for k, g in enumerate((gs, gv, gh)) if g.nbytes == h.nbytes)
-    gs, gv, gh = (g if g.nbytes == h.nbytes else h for g in (gs, gv, gh))
     steps, n = _sizes("lif_scan_bwd", gx_aval.shape, gx_aval.dtype)
     gx, gv0 = rt.empty(gx_aval), rt.empty(gv0_aval)
     if n:

@@ -1,5 +1,7 @@
 """The fused LIF kernels on the default backend against the NumPy reference impls, at a size spanning many
-workgroups (N = 70_001 neurons), forward and backward, for every surrogate, both resets and detach_reset."""
+workgroups (N = 70_001 neurons) over T = 11 steps (the kernels load 8 steps ahead, then finish one at a time),
+forward and backward, for every surrogate, both resets and detach_reset; and the execution-only rewrites that
+let a jitted gradient skip dead outputs and materialized scalar cotangents."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ import pytest
 import grilly
 import grilly.numpy as gnp
 from grilly import snn
+from grilly.core.specialize import specialize
 from grilly.snn.lif_primitive import _lif_scan_bwd_impl_numpy, _lif_scan_impl_numpy, lif_scan_bwd_p, lif_scan_p
 
-N, T = 70_001, 4
+N, T = 70_001, 11
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +68,59 @@ def test_empty_and_single_neuron():
     assert np.asarray(s).tolist() == [0.0, 1.0, 0.0]
     g = grilly.grad(lambda x: gnp.sum(snn.lif_scan(x)[1]))(gnp.zeros((0, 3)))
     assert g.shape == (0, 3)
+
+
+def test_scalar_cotangents_stand_for_their_broadcast(data):
+    xs, v0, (gs, _, _) = data
+    p = dict(a=0.5, v_th=1.0, v_reset=None, decay_input=True, fire_at_equal=True, detach_reset=False,
+             surrogate=snn.surrogate.atan())
+    h = lif_scan_p.bind(gnp.asarray(xs), gnp.asarray(v0), **p)[2]
+    got = lif_scan_bwd_p.bind(h, gnp.asarray(gs), gnp.asarray(np.float32(0.5)), gnp.asarray(np.float32(-2.0)), **p)
+    want = _lif_scan_bwd_impl_numpy(np.asarray(h), gs, np.full_like(gs, 0.5), np.full_like(gs, -2.0), **p)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), w, rtol=2e-5, atol=2e-5)
+
+
+def _lif_eqns(prog):
+    return [e for e in prog.eqns if e.prim in (lif_scan_p, lif_scan_bwd_p)]
+
+
+def test_jitted_gradient_skips_dead_outputs_and_the_broadcast_cotangent(data):
+    xs = data[0][:, :5000]
+
+    def loss(x):
+        return gnp.sum(snn.lif_scan(x, tau=2.0)[0])
+
+    prog = grilly.make_program(grilly.grad(loss))(xs)
+    fwd, bwd = _lif_eqns(specialize(prog))
+    assert fwd.params["unused"] == (0, 1)  # the loss value is not returned: only H is needed
+    assert all(v.aval.shape == () for v in bwd.inputs[1:])  # the ones of sum's VJP stay a scalar
+    assert not any(e.prim.name == "broadcast_in_dim" and e.out_vars[0].aval.shape == xs.shape
+                   for e in specialize(prog).eqns)
+    p = dict(a=0.5, v_th=1.0, v_reset=0.0, decay_input=True, fire_at_equal=True, detach_reset=False,
+             surrogate=snn.surrogate.atan())
+    h = _lif_scan_impl_numpy(xs, np.zeros(xs.shape[1:], np.float32), **p)[2]
+    want = _lif_scan_bwd_impl_numpy(h, np.ones_like(xs), np.zeros_like(xs), np.zeros_like(xs), **p)[0]
+    np.testing.assert_allclose(np.asarray(grilly.jit(grilly.grad(loss))(xs)), want, rtol=2e-5, atol=2e-5)
+
+    value_and_grad = grilly.jit(grilly.value_and_grad(loss))
+    (fwd, _) = _lif_eqns(specialize(grilly.make_program(grilly.value_and_grad(loss))(xs)))
+    assert fwd.params["unused"] == (1,)
+    val, g = value_and_grad(xs)
+    assert float(val) == _lif_scan_impl_numpy(xs, np.zeros(xs.shape[1:], np.float32), **p)[0].sum()
+    np.testing.assert_allclose(np.asarray(g), want, rtol=2e-5, atol=2e-5)
+
+
+def test_jitted_forward_writes_only_what_is_returned(data):
+    xs = data[0][:, :5000]
+    f = grilly.jit(lambda x: snn.lif_scan(x, tau=2.0)[0])
+    (fwd,) = _lif_eqns(specialize(grilly.make_program(lambda x: snn.lif_scan(x, tau=2.0)[0])(xs)))
+    assert fwd.params["unused"] == (1, 2)
+    p = dict(a=0.5, v_th=1.0, v_reset=0.0, decay_input=True, fire_at_equal=True, detach_reset=False,
+             surrogate=snn.surrogate.atan())
+    np.testing.assert_array_equal(np.asarray(f(xs)), _lif_scan_impl_numpy(xs, np.zeros(5000, np.float32), **p)[0])
+    # the hint never reaches a program that is transformed again: grad of the jitted function is still right
+    g = grilly.grad(lambda x: gnp.sum(f(x) * 2.0))(xs)
+    h = _lif_scan_impl_numpy(xs, np.zeros(5000, np.float32), **p)[2]
+    want = _lif_scan_bwd_impl_numpy(h, np.full_like(xs, 2.0), np.zeros_like(xs), np.zeros_like(xs), **p)[0]
+    np.testing.assert_allclose(np.asarray(g), want, rtol=2e-5, atol=2e-5)

@@ -2,7 +2,9 @@
 // Fused multi-step LIF backward: one invocation per neuron walks the T steps in reverse over the saved
 // pre-reset potential H, with cotangents for S, V and H, and writes dL/dx per step and dL/dV0.
 // kind: the surrogate (grilly/snn/surrogate.py KINDS). flags: bit 0 hard reset, bit 1 decay_input,
-// bit 2 fire at equality, bit 3 detach_reset; bits 4-6: the S, V, H cotangents are present (else zero, unread).
+// bit 2 fire at equality, bit 3 detach_reset; bits 4-6: the S, V, H cotangents are full arrays (else scalars
+// standing for their broadcast). The loads of U steps are issued before any is used, as in the forward.
+#extension GL_EXT_control_flow_attributes : require
 #include "../include/common.glsl"
 layout(buffer_reference, scalar) readonly buffer InBuf { float d[]; };
 layout(buffer_reference, scalar) writeonly buffer OutBuf { float d[]; };
@@ -12,6 +14,7 @@ layout(push_constant, scalar) uniform PC {
 } pc;
 
 const float PI = 3.14159265358979;
+const uint U = 8u;
 
 float surrogate(float u) {
     float al = pc.alpha;
@@ -27,26 +30,55 @@ float surrogate(float u) {
     }
 }
 
+// buf.d[k] if `load`, else `scalar`. A branch, not a ?: (which may compile to a select that
+// loads both sides): a scalar's buffer holds one element, and loading past it may fault.
+float load_or(bool load, InBuf buf, uint k, float scalar) {
+    float x = scalar;
+    if (load) x = buf.d[k];
+    return x;
+}
+
+// One reverse step at index k: dL/dx[k] and the dL/dV carried to the previous step.
+float step(float g, float h, float gs, float gv, float gh, uint k) {
+    bool hard = (pc.flags & 1u) != 0u, decay_input = (pc.flags & 2u) != 0u;
+    bool at_equal = (pc.flags & 4u) != 0u, detach = (pc.flags & 8u) != 0u;
+    precise float u = h - pc.v_th;
+    float psi = surrogate(u);
+    float gvt = gv + g;
+    bool spike = at_equal ? u >= 0.0 : u > 0.0;
+    float dvdh = hard ? (spike ? 0.0 : 1.0) : 1.0;
+    float dvds = detach ? 0.0 : (hard ? pc.v_r - h : -pc.v_th);
+    float ght = (gs + gvt * dvds) * psi + gvt * dvdh + gh;
+    pc.gx.d[k] = ght * (decay_input ? pc.a : 1.0);
+    return ght * (1.0 - pc.a);
+}
+
 void main() {
     uint i = gid();
     if (i >= pc.n) return;
-    bool hard = (pc.flags & 1u) != 0u, decay_input = (pc.flags & 2u) != 0u;
-    bool at_equal = (pc.flags & 4u) != 0u, detach = (pc.flags & 8u) != 0u;
-    bool has_gs = (pc.flags & 16u) != 0u, has_gv = (pc.flags & 32u) != 0u, has_gh = (pc.flags & 64u) != 0u;
-    float dhdx = decay_input ? pc.a : 1.0;
+    bool full_gs = (pc.flags & 16u) != 0u, full_gv = (pc.flags & 32u) != 0u, full_gh = (pc.flags & 64u) != 0u;
+    bool any_step = pc.steps > 0u;  // with no steps every cotangent is empty: nothing may be read
+    float gs0 = load_or(!full_gs && any_step, pc.gs, 0u, 0.0);  // the values of scalar cotangents
+    float gv0 = load_or(!full_gv && any_step, pc.gv, 0u, 0.0);
+    float gh0 = load_or(!full_gh && any_step, pc.gh, 0u, 0.0);
     float g = 0.0;  // dL/dV[t] arriving from step t+1
-    for (uint r = 0u; r < pc.steps; ++r) {
+    uint r = 0u;
+    for (; r + U <= pc.steps; r += U) {  // U steps' loads in flight before the first is used
+        float h[U], gs[U], gv[U], gh[U];
+        [[unroll]] for (uint u = 0u; u < U; ++u) {
+            uint k = (pc.steps - 1u - r - u) * pc.n + i;
+            h[u] = pc.h.d[k];
+            gs[u] = load_or(full_gs, pc.gs, k, gs0);
+            gv[u] = load_or(full_gv, pc.gv, k, gv0);
+            gh[u] = load_or(full_gh, pc.gh, k, gh0);
+        }
+        [[unroll]] for (uint u = 0u; u < U; ++u)
+            g = step(g, h[u], gs[u], gv[u], gh[u], (pc.steps - 1u - r - u) * pc.n + i);
+    }
+    for (; r < pc.steps; ++r) {
         uint k = (pc.steps - 1u - r) * pc.n + i;
-        float h = pc.h.d[k];
-        precise float u = h - pc.v_th;
-        float psi = surrogate(u);
-        float gvt = (has_gv ? pc.gv.d[k] : 0.0) + g;
-        bool spike = at_equal ? u >= 0.0 : u > 0.0;
-        float dvdh = hard ? (spike ? 0.0 : 1.0) : 1.0;
-        float dvds = detach ? 0.0 : (hard ? pc.v_r - h : -pc.v_th);
-        float gh = ((has_gs ? pc.gs.d[k] : 0.0) + gvt * dvds) * psi + gvt * dvdh + (has_gh ? pc.gh.d[k] : 0.0);
-        pc.gx.d[k] = gh * dhdx;
-        g = gh * (1.0 - pc.a);
+        g = step(g, pc.h.d[k], load_or(full_gs, pc.gs, k, gs0), load_or(full_gv, pc.gv, k, gv0),
+                 load_or(full_gh, pc.gh, k, gh0), k);
     }
     pc.gv0.d[i] = g;
 }

@@ -24,6 +24,7 @@ import weakref
 
 from grilly.core.fusion import fuse, known_scalars
 from grilly.core.program import eval_program
+from grilly.core.specialize import specialize
 
 # GRILLY_JIT_FUSION=1 / 0 forces elementwise fusion on / off; by default it is on except on CPU implementations
 # (lavapipe), where interpreting the fused code per element costs more than the dispatches it saves.
@@ -58,15 +59,16 @@ class Eager:
 
 
 def _fused_program(program, consts):
-    """``fuse(program)`` with its scalar constants inlined (cached per program and constant buffers)."""
+    """``fuse(specialize(program))`` with its scalar constants inlined (cached per program and constant buffers):
+    the execution-only form of ``program`` (see ``grilly.core.specialize``)."""
     table = _fused.setdefault(program, {})
     key = tuple(id(c._buf) for c in consts)
     f = table.get(key)
     if f is None:
         from grilly.core.backend.vulkan.runtime import get_runtime
 
-        f = table[key] = fuse(program, known_scalars(program, consts)) if fusion_enabled(get_runtime()) \
-            else program
+        prog = specialize(program)
+        f = table[key] = fuse(prog, known_scalars(prog, consts)) if fusion_enabled(get_runtime()) else prog
     return f
 
 
