@@ -30,13 +30,13 @@ float surrogate(float u) {
     }
 }
 
-// buf.d[k] if `load`, else `scalar`. A branch, not a ?: (which may compile to a select that
-// loads both sides): a scalar's buffer holds one element, and loading past it may fault.
-float load_or(bool load, InBuf buf, uint k, float scalar) {
-    float x = scalar;
-    if (load) x = buf.d[k];
-    return x;
-}
+// The cotangent's element k if `load`, else `scalar`. A branch, not a ?: (which may compile to a select that
+// loads both sides): a scalar's buffer holds one element, and loading past it may fault. One function per buffer
+// (not a buffer parameter) keeps the kernel in the form that has a descriptor-binding variant.
+#define LOAD_OR(NAME, BUF) float NAME(bool load, uint k, float scalar) { float x = scalar; if (load) x = pc.BUF.d[k]; return x; }
+LOAD_OR(gs_or, gs)
+LOAD_OR(gv_or, gv)
+LOAD_OR(gh_or, gh)
 
 // One reverse step at index k: dL/dx[k] and the dL/dV carried to the previous step.
 float step(float g, float h, float gs, float gv, float gh, uint k) {
@@ -58,9 +58,9 @@ void main() {
     if (i >= pc.n) return;
     bool full_gs = (pc.flags & 16u) != 0u, full_gv = (pc.flags & 32u) != 0u, full_gh = (pc.flags & 64u) != 0u;
     bool any_step = pc.steps > 0u;  // with no steps every cotangent is empty: nothing may be read
-    float gs0 = load_or(!full_gs && any_step, pc.gs, 0u, 0.0);  // the values of scalar cotangents
-    float gv0 = load_or(!full_gv && any_step, pc.gv, 0u, 0.0);
-    float gh0 = load_or(!full_gh && any_step, pc.gh, 0u, 0.0);
+    float gs0 = gs_or(!full_gs && any_step, 0u, 0.0);  // the values of scalar cotangents
+    float gv0 = gv_or(!full_gv && any_step, 0u, 0.0);
+    float gh0 = gh_or(!full_gh && any_step, 0u, 0.0);
     float g = 0.0;  // dL/dV[t] arriving from step t+1
     uint r = 0u;
     for (; r + U <= pc.steps; r += U) {  // U steps' loads in flight before the first is used
@@ -68,17 +68,17 @@ void main() {
         [[unroll]] for (uint u = 0u; u < U; ++u) {
             uint k = (pc.steps - 1u - r - u) * pc.n + i;
             h[u] = pc.h.d[k];
-            gs[u] = load_or(full_gs, pc.gs, k, gs0);
-            gv[u] = load_or(full_gv, pc.gv, k, gv0);
-            gh[u] = load_or(full_gh, pc.gh, k, gh0);
+            gs[u] = gs_or(full_gs, k, gs0);
+            gv[u] = gv_or(full_gv, k, gv0);
+            gh[u] = gh_or(full_gh, k, gh0);
         }
         [[unroll]] for (uint u = 0u; u < U; ++u)
             g = step(g, h[u], gs[u], gv[u], gh[u], (pc.steps - 1u - r - u) * pc.n + i);
     }
     for (; r < pc.steps; ++r) {
         uint k = (pc.steps - 1u - r) * pc.n + i;
-        g = step(g, pc.h.d[k], load_or(full_gs, pc.gs, k, gs0), load_or(full_gv, pc.gv, k, gv0),
-                 load_or(full_gh, pc.gh, k, gh0), k);
+        g = step(g, pc.h.d[k], gs_or(full_gs, k, gs0), gv_or(full_gv, k, gv0),
+                 gh_or(full_gh, k, gh0), k);
     }
     pc.gv0.d[i] = g;
 }
