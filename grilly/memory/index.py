@@ -215,10 +215,11 @@ class IndexFlat:
             return D, ids
         qb = self.query_block or max(1, min(nq, self._block_elements() // self._chunk_rows()))
         resident = self._resident()
-        for q0 in range(0, nq, qb):
-            block = xq[q0:q0 + qb]
-            scores, found = self._search_block(self._queries(block), min(k, self._n), resident)
-            s = self._distances(block, np.asarray(scores))
+        # every query block is queued before any result is read back: the GPU never waits for the host
+        blocks = [(q0, self._search_block(self._queries(xq[q0:q0 + qb]), min(k, self._n), resident))
+                  for q0 in range(0, nq, qb)]
+        for q0, (scores, found) in blocks:
+            s = self._distances(xq[q0:q0 + qb], np.asarray(scores))
             D[q0:q0 + qb, :s.shape[1]] = s
             ids[q0:q0 + qb, :s.shape[1]] = np.asarray(found)
         return D, ids

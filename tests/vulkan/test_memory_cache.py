@@ -34,14 +34,49 @@ def test_large_blocks_are_reused(vk, dev):
 
 
 def test_staged_transfers_roundtrip(vk, dev):
-    """Uploads and downloads through staging memory (chunked, pipelined, multi-threaded) keep every byte."""
+    """Uploads and downloads through staging memory (multi-threaded uploads; large downloads are arrays over the
+    staging memory itself) keep every byte."""
     rt = vk.rt
     unified = rt.unified
     rt.unified = False  # force the staging path even on devices whose memory the host can map
     try:
-        for n in (1, 1001, (40 << 20) + 3):  # the last spans several 16 MiB copy chunks and two download chunks
+        for n in (1, 1001, (40 << 20) + 3):  # the last spans several 16 MiB copy chunks and is a pinned download
             a = np.random.default_rng(n).standard_normal(n).astype(np.float32)
             buf = rt.upload(a)
             np.testing.assert_array_equal(rt.download(buf, a.dtype, a.shape), a)
+    finally:
+        rt.unified = unified
+
+
+def test_pinned_downloads_own_their_staging_memory(vk, dev):
+    import ml_dtypes
+
+    from grilly.core.backend.vulkan import runtime as R
+
+    rt = vk.rt
+    unified = rt.unified
+    rt.unified = False
+    try:
+        a = np.random.default_rng(0).standard_normal((1025, 4099)).astype(ml_dtypes.bfloat16)
+        assert a.nbytes >= R._PINNED_DOWNLOAD_MIN
+        buf = rt.upload(a)
+        out = rt.download(buf, a.dtype, a.shape)
+        del buf
+        gc.collect()
+        rt.reclaim(wait=True)
+        held = rt.host_pool.in_use
+        assert out.dtype == a.dtype and out.shape == a.shape and out.flags.writeable
+        np.testing.assert_array_equal(out.view(np.uint16), a.view(np.uint16))  # bytes intact after the source dies
+        view = out[3:5]
+        del out
+        gc.collect()
+        rt.reclaim(wait=True)
+        assert rt.host_pool.in_use == held  # any live view of the array keeps its staging range
+        view[0, 0] = 1.0
+        assert float(view[0, 0]) == 1.0
+        del view
+        gc.collect()
+        rt.reclaim(wait=True)
+        assert rt.host_pool.in_use <= held - a.nbytes  # ... which goes back to the pool after the last one
     finally:
         rt.unified = unified

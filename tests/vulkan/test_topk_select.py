@@ -87,3 +87,12 @@ def test_sort_path_signed_zeros_tie(run, rng):
     _check(run, x, VS.SELECT_MAX_K + 1)
     got, want = run(S.argsort_p, x, dimension=1, descending=False)
     np.testing.assert_array_equal(got[0], want[0])
+
+
+@pytest.mark.parametrize("n, k", [(70_001, 10), (300_000, 64), (5000, 3)])
+def test_long_shares_per_invocation(run, rng, monkeypatch, n, k):
+    """Few workgroups wanted: every invocation scans up to SELECT_PER_INVOCATION_MAX entries of its row."""
+    monkeypatch.setattr(VS, "SELECT_WORKGROUPS", 1)
+    _check(run, _rows(rng, (2, n), np.float32, nan_every=89), k)
+    monkeypatch.setattr(VS, "SELECT_PER_INVOCATION_MAX", 128)  # a share that is not the whole row
+    _check(run, _rows(rng, (3, n), np.float32, nan_every=89), k)

@@ -19,7 +19,7 @@ from grilly.core.errors import BackendError
 _runtime: list = []
 _copiers: list = []
 _COPY_CHUNK = 16 << 20
-_DOWNLOAD_CHUNK = 64 << 20
+_PINNED_DOWNLOAD_MIN = 8 << 20  # downloads this large become arrays over host-visible memory (no host copy)
 
 
 def parallel_copy(dst: np.ndarray, src: np.ndarray) -> None:
@@ -38,6 +38,19 @@ def parallel_copy(dst: np.ndarray, src: np.ndarray) -> None:
     jobs = [_copiers[0].submit(np.copyto, dst[s:s + _COPY_CHUNK], src[s:s + _COPY_CHUNK]) for s in starts]
     for j in jobs:
         j.result()
+
+
+class _PinnedBytes:
+    """The owner of a large downloaded array: the host-visible staging range the GPU copied its bytes into.
+    NumPy keeps this object as the array's base, so the range returns to the staging pool when the last view of
+    the array dies (as pinned host tensors do in CUDA frameworks). The array is an ordinary writeable ndarray."""
+
+    __slots__ = ("buf", "__array_interface__")
+
+    def __init__(self, buf):
+        self.buf = buf
+        addr = int(ffi.cast("uintptr_t", buf.block.ptr)) + buf.offset
+        self.__array_interface__ = {"data": (addr, False), "shape": (buf.nbytes,), "typestr": "|u1", "version": 3}
 
 
 def _memory_types(pdev):
@@ -181,24 +194,19 @@ class Runtime:
     def download(self, buf: DeviceBuffer, dtype, shape) -> np.ndarray:
         if not buf.nbytes:
             return np.zeros(shape, dtype)
-        out = np.empty(shape, dtype)
         if self.unified:
+            out = np.empty(shape, dtype)
             self.stream.wait(buf.last_use)
             parallel_copy(out.reshape(-1).view(np.uint8), np.frombuffer(buf.view(), np.uint8))
             return out
         st = DeviceBuffer(self, self.host_pool, buf.nbytes)
-        dst, src = out.reshape(-1).view(np.uint8), np.frombuffer(st.view(), np.uint8)
-        # pipelined: the GPU copies chunk i+1 into staging while the host copies chunk i out of it
-        step = _DOWNLOAD_CHUNK if buf.nbytes >= 2 * _DOWNLOAD_CHUNK else buf.nbytes
-        done = []
-        for s in range(0, buf.nbytes, step):
-            m = min(step, buf.nbytes - s)
-            self.stream.copy(buf.block.buffer, buf.offset + s, st.block.buffer, st.offset + s, m, [buf], [st])
-            self.stream.submit()
-            done.append((s, m, self.stream.submitted))
-        for s, m, value in done:
-            self.stream.wait(value)
-            parallel_copy(dst[s:s + m], src[s:s + m])
+        self.stream.copy(buf.block.buffer, buf.offset, st.block.buffer, st.offset, buf.nbytes, [buf], [st])
+        self.stream.submit()
+        self.stream.wait(self.stream.submitted)
+        if buf.nbytes >= _PINNED_DOWNLOAD_MIN:  # the array is the staging memory itself: no host copy at all
+            return np.asarray(_PinnedBytes(st)).view(dtype).reshape(shape)
+        out = np.empty(shape, dtype)
+        np.copyto(out.reshape(-1).view(np.uint8), np.frombuffer(st.view(), np.uint8))
         return out
 
     # ---- kernels

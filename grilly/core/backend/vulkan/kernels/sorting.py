@@ -13,7 +13,9 @@ from grilly.core.backend.vulkan.kernels.structural import contiguous_strides, st
 LOCAL_WG = 256
 SELECT_MAX_K = 64  # top_k selects (registers + shared-memory merges) for k up to this ...
 SELECT_MIN_ROW = 2 * LOCAL_WG + 1  # ... on rows too long for one shared-memory sort; else it sorts the rows
-SELECT_PER_INVOCATION = 32  # elements each invocation scans per pass (a slice is this times the workgroup)
+SELECT_PER_INVOCATION = 32  # elements each invocation scans per pass at least (a slice is this times the workgroup)
+SELECT_PER_INVOCATION_MAX = 1024  # ... and at most
+SELECT_WORKGROUPS = 2048  # longer shares while a pass still has this many workgroups
 
 
 def _move_last(rt, x, axis):
@@ -84,8 +86,15 @@ def _sort_like(want_values: bool):
 
 
 def _select_pass(rt, name, src, M, K, k, kc, wg):
-    """One selection pass: rows of K entries of ``src`` -> the best k (key, index) pairs of each slice, [M, S, k]."""
-    slice_ = wg * max(SELECT_PER_INVOCATION, 2 * kc)
+    """One selection pass: rows of K entries of ``src`` -> the best k (key, index) pairs of each slice, [M, S, k].
+
+    Each invocation scans ``per`` entries, then the workgroup merges its lists (log2(wg) rounds through shared
+    memory). The merge costs the same whatever ``per`` is, so ``per`` grows while there are enough workgroups
+    (``SELECT_WORKGROUPS``) to fill the device: few rows of long scores scan longer shares."""
+    per = max(SELECT_PER_INVOCATION, 2 * kc)
+    while per < SELECT_PER_INVOCATION_MAX and M * -(-K // (wg * per * 2)) >= SELECT_WORKGROUPS:
+        per *= 2
+    slice_ = wg * per
     S = -(-K // slice_)
     out = rt.empty(ShapedArray((M, S, k, 2), np.uint32))
     rt.dispatch(name, (wg, kc, wg * kc), rt.grid(M * S), pack("QQIIIII", src.addr, out.addr, M, K, S, slice_, k),
