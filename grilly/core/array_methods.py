@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import importlib
 
+_numpy: list = []  # grilly.numpy, imported on first use (it imports this module)
+
 
 def _gnp():
-    return importlib.import_module("grilly.numpy")
+    if not _numpy:
+        _numpy.append(importlib.import_module("grilly.numpy"))
+    return _numpy[0]
 
 
 def _binary(name, reflected=False):

@@ -149,12 +149,16 @@ def full_lower(val):
 
 
 def bind(prim: P.Primitive, *args, **params):
-    if _dynamic[-1] is None and not any(isinstance(a, Tracer) for a in args) and len(trace_stack) == 1:
-        outs = eval_primitive(prim, args, params)  # the hot path: no transform active
-    else:
-        trace = find_top_trace(args)
-        tracers = [full_raise(trace, a) for a in args]
-        outs = [full_lower(o) for o in trace.process_primitive(prim, tracers, params)]
+    if _dynamic[-1] is None and len(trace_stack) == 1:
+        for a in args:
+            if isinstance(a, Tracer):
+                break
+        else:  # the hot path: no transform active
+            outs = eval_primitive(prim, args, params)
+            return outs if prim.multiple_results else outs[0]
+    trace = find_top_trace(args)
+    tracers = [full_raise(trace, a) for a in args]
+    outs = [full_lower(o) for o in trace.process_primitive(prim, tracers, params)]
     return outs if prim.multiple_results else outs[0]
 
 
@@ -166,27 +170,42 @@ def abstract_eval(prim: P.Primitive, avals, params) -> list[ShapedArray]:
     return list(out) if prim.multiple_results else [out]
 
 
-_late: dict = {}  # modules that import this one, bound on first use (keeps the per-op path import-free)
+# bound on first use: modules that import this one (keeps the per-op path import-free)
+_Array = _asarray = _backend_of = _config = None
+_get_aval, _get_buf = operator.attrgetter("aval"), operator.attrgetter("_buf")
+_shape_dtype = operator.attrgetter("shape", "dtype")
+_out_avals: dict = {}  # (prim, (shape, dtype) per operand) -> output avals, for the primitives in P.aval_only
 
 
 def _bind_late():
-    from grilly.core.array import Array, asarray_concrete
-    from grilly.core.backend import backend_of
-    from grilly.core.dtypes import config
-
-    _late.update(Array=Array, asarray=asarray_concrete, backend_of=backend_of, config=config)
+    global _Array, _asarray, _backend_of, _config
+    from grilly.core.array import Array as _Array
+    from grilly.core.array import asarray_concrete as _asarray
+    from grilly.core.backend import backend_of as _backend_of
+    from grilly.core.dtypes import config as _config
 
 
 def eval_primitive(prim: P.Primitive, args, params) -> list:
-    if not _late:
+    if _Array is None:
         _bind_late()
     generic = P.generic_impls.get(prim)
     if generic is not None:
         outs = generic(*args, **params)
         return list(outs) if prim.multiple_results else [outs]
-    Array = _late["Array"]
-    args = [a if type(a) is Array else _late["asarray"](a) for a in args]
-    out_avals = abstract_eval(prim, [a.aval for a in args], params)
+    for a in args:
+        if type(a) is not _Array:
+            args = [a if type(a) is _Array else _asarray(a) for a in args]
+            break
+    avals = list(map(_get_aval, args))
+    if prim in P.aval_only:
+        key = (prim, *map(_shape_dtype, avals))
+        out_avals = _out_avals.get(key)
+        if out_avals is None:
+            if len(_out_avals) > 4096:
+                _out_avals.clear()
+            out_avals = _out_avals[key] = tuple(abstract_eval(prim, avals, params))
+    else:
+        out_avals = abstract_eval(prim, avals, params)
     backend = args[0]._backend if args else None
     committed = False
     for a in args:
@@ -194,16 +213,17 @@ def eval_primitive(prim: P.Primitive, args, params) -> list:
         if a._backend is not backend:
             backend = None
     if backend is None:
-        backend = _late["backend_of"](prim, args)
+        backend = _backend_of(prim, args)
+        args = list(args)
         for k, a in enumerate(args):
             if a._backend is not backend:  # an uncommitted operand follows the committed ones (a host copy)
-                args[k] = Array(backend.from_numpy(np.array(np.asarray(a), order="C")), a.aval, backend)
+                args[k] = _Array(backend.from_numpy(np.array(np.asarray(a), order="C")), a.aval, backend)
     impl = P.impl_rules[backend.name].get(prim)
     if impl is None:
         raise BackendError(f"primitive '{prim.name}' has no kernel on the {backend.name} backend")
-    bufs = backend.execute(prim, impl, [a._buf for a in args], params, out_avals)
-    outs = [Array(b, av, backend, committed) for b, av in zip(bufs, out_avals)]
-    if _late["config"].debug_nans:
+    bufs = backend.execute(prim, impl, list(map(_get_buf, args)), params, out_avals)
+    outs = [_Array(b, av, backend, committed) for b, av in zip(bufs, out_avals)]
+    if _config.debug_nans:
         _check_nans(prim, outs)
     return outs
 

@@ -68,6 +68,7 @@ def unary(name, np_fn, deriv=None, kinds=(FLOAT,), out_dtype=None, **params_doc)
     """Define a unary elementwise primitive. ``deriv(x, ans)`` gives d ans / d x (None: no derivative)."""
     prim = Primitive(name)
     P.abstract_eval_rules[prim] = _unary_abstract(name, kinds, out_dtype)
+    P.aval_only.add(prim)
     P.impl_rules["numpy"][prim] = _np_unary(np_fn) if out_dtype is None else _np_nary(np_fn, out_dtype)
     defvectorized(prim)
     if deriv is None:
@@ -205,6 +206,7 @@ def binary(name, np_fn, partials=None, kinds=(FLOAT, INT), out_dtype=None):
     """Define a binary elementwise primitive; ``partials(x, y, ans)`` gives (d ans/dx, d ans/dy)."""
     prim = Primitive(name)
     P.abstract_eval_rules[prim] = _nary_abstract(name, kinds, out_dtype)
+    P.aval_only.add(prim)
     P.impl_rules["numpy"][prim] = _np_nary(np_fn, out_dtype)
     P.batch_rules[prim] = _nary_batch(prim)
     if partials is None:
@@ -372,6 +374,7 @@ def _select_n_batch(vals, dims):
 
 
 P.abstract_eval_rules[select_n_p] = _select_n_abstract
+P.aval_only.add(select_n_p)
 P.impl_rules["numpy"][select_n_p] = _select_n_np
 P.jvp_rules[select_n_p] = _select_n_jvp
 P.vjp_rules[select_n_p] = _select_n_vjp

@@ -57,9 +57,13 @@ def dtype_of(x):
 def promote(*args, to_float: bool = False, op: str = "op"):
     """Promote to one dtype (Python scalars are weak, as in JAX) and broadcast to one shape."""
     first = getattr(args[0], "aval", None)
-    if first is not None and (not to_float or dtypes.kind(first.dtype) == "f") and all(
-            getattr(a, "aval", None) == first for a in args[1:]):
-        return list(args)  # the common case: operands that already agree
+    if first is not None and (not to_float or dtypes.kind(first.dtype) == "f"):
+        for a in args[1:]:
+            av = getattr(a, "aval", None)
+            if av is not first and av != first:
+                break
+        else:
+            return list(args)  # the common case: operands that already agree
     weak = tuple(_is_weak(a) for a in args)
     dts = [np.asarray(a).dtype if w else dtype_of(a) for a, w in zip(args, weak)]
     dt = dtypes.result_type(*dts, weak=weak)

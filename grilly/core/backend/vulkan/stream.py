@@ -11,6 +11,7 @@ from grilly.core.backend.vulkan._vk import check, ffi, lib, vk
 
 MAX_RECORDED = 256  # dispatches per command buffer before it is submitted (so the GPU starts early)
 _ALL_STAGES = None
+_COMPUTE, _COMPUTE_STAGE = vk.VK_PIPELINE_BIND_POINT_COMPUTE, vk.VK_SHADER_STAGE_COMPUTE_BIT
 
 
 class _Slot:
@@ -51,6 +52,7 @@ class Stream:
         self.free_slots: list[_Slot] = []
         self.inflight: list[_Slot] = []
         self.cur: _Slot | None = None
+        self._bound = None  # the pipeline bound in the command buffer being recorded
         self.count = 0
         self.submitted = 0
         self.completed = 0
@@ -166,42 +168,53 @@ class Stream:
             check(lib.vkBeginCommandBuffer(s.cmd, self._begin), "vkBeginCommandBuffer")
             if s.queries is not None:
                 lib.vkCmdResetQueryPool(s.cmd, s.queries, 0, 2 * MAX_RECORDED)
-            self.cur = s
+            self.cur, self._bound = s, None
         return self.cur.cmd
 
-    def _hazard(self, bufs) -> None:
-        """One global barrier if a buffer in ``bufs`` was written since the last barrier (or if a replayed
-        command buffer wrote buffers this stream does not track)."""
+    def _hazard(self, reads, writes=()) -> None:
+        """One global barrier if a buffer in ``reads`` or ``writes`` was written since the last barrier (or if a
+        replayed command buffer wrote buffers this stream does not track)."""
         dirty = self.dirty
         if not dirty:
             return
         if not self._untracked:
-            for b in bufs:
+            for b in reads:
                 if b.addr in dirty:
                     break
             else:
-                return
+                for b in writes:
+                    if b.addr in dirty:
+                        break
+                else:
+                    return
         lib.vkCmdPipelineBarrier(self.cur.cmd, self._stages, self._stages, 0, 1, self._barrier, 0, ffi.NULL, 0,
                                  ffi.NULL)
         dirty.clear()
         self._untracked = False
 
     def dispatch(self, pipeline, name: str, groups, pc: bytes, reads, writes, layout=None) -> None:
-        cmd = self.cmd()
-        self._hazard(reads)
-        self._hazard(writes)
+        s = self.cur
+        if s is None:
+            self.cmd()
+            s = self.cur
+        cmd = s.cmd
+        if self.dirty:
+            self._hazard(reads, writes)
         pending = self.submitted + 1
         for b in reads:
             b.last_use = pending
+        dirty = self.dirty
         for b in writes:
             b.last_use = pending
-            self.dirty.add(b.addr)
-        lib.vkCmdBindPipeline(cmd, vk.VK_PIPELINE_BIND_POINT_COMPUTE, pipeline)
+            dirty.add(b.addr)
+        if pipeline is not self._bound:  # binding persists through the command buffer
+            lib.vkCmdBindPipeline(cmd, _COMPUTE, pipeline)
+            self._bound = pipeline
         if pc:
-            self._pcbuf[0 : len(pc)] = pc
-            lib.vkCmdPushConstants(cmd, layout or self.rt.layout, vk.VK_SHADER_STAGE_COMPUTE_BIT, 0, len(pc),
-                                   self._pc)
-        s = self.cur
+            if type(pc) is not bytes:  # cffi passes bytes as a pointer; other buffers go through a copy
+                self._pcbuf[0 : len(pc)] = pc
+                pc = self._pcbuf[0 : len(pc)]
+            lib.vkCmdPushConstants(cmd, layout or self.rt.layout, _COMPUTE_STAGE, 0, len(pc), pc)
         if s.queries is not None:
             q = 2 * len(s.names)
             s.names.append(name)
@@ -217,8 +230,7 @@ class Stream:
     def copy(self, src_buffer, src_off: int, dst_buffer, dst_off: int, n: int, reads, writes) -> None:
         """Record a buffer-to-buffer copy (uploads and downloads through staging)."""
         cmd = self.cmd()
-        self._hazard(reads)
-        self._hazard(writes)
+        self._hazard(reads, writes)
         pending = self.submitted + 1
         for b in reads:
             b.last_use = pending

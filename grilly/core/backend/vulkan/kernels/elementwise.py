@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
+import struct
 
 import numpy as np
 
-from grilly.core.backend.vulkan.kernels.common import bits, code, launch, pack, register, size
+from grilly.core.backend.vulkan.kernels.common import WG, bits, code, launch, pack, register, size
 from grilly.core.errors import BackendError
 
 F32 = np.dtype(np.float32)
@@ -15,53 +17,69 @@ F32 = np.dtype(np.float32)
 PER_INVOCATION = int(os.environ.get("GRILLY_EW_PER", "8"))  # 8: near the best of 2/4/8/16 on an H100
 
 
-def _vec4(rt, av, bufs) -> bool:
-    """float32 arrays whose size is a multiple of 4 use the 16-byte-access variants (buffer addresses only)."""
-    return (av.dtype == F32 and size(av) % 4 == 0 and getattr(rt, "bda", True)
-            and all(b.dtype == F32 and b.addr % 16 == 0 for b in bufs))
+def _vec4(rt, n: int, av, bufs) -> bool:
+    """float32 arrays whose size ``n`` is a multiple of 4 use the 16-byte-access variants (buffer addresses
+    only)."""
+    if n & 3 or av.dtype != F32 or not getattr(rt, "bda", True):
+        return False
+    for b in bufs:
+        if b.dtype != F32 or b.addr & 15:
+            return False
+    return True
+
+
+_SPEC = (WG, PER_INVOCATION)
+_PC_UNARY, _PC_BINARY = struct.Struct("<QQIi").pack, struct.Struct("<QQQI").pack
+
+
+def _kernels(family: str, name: str):
+    """The kernel of ``name`` by (operand dtype, vec4), memoised (BackendError for a dtype without one)."""
+    scalar, wide = f"{family}_{name}_", f"{family}4_{name}_"
+    table: dict = {}
+
+    def kernel(dtype, vec4: bool) -> str:
+        k = table.get((dtype, vec4))
+        if k is None:
+            k = table[dtype, vec4] = (wide if vec4 else scalar) + code(name, dtype)
+        return k
+
+    return kernel
 
 
 def _unary(name: str):
-    kname = f"unary_{name}_"
+    kernel = _kernels("unary", name)
 
     def impl(rt, bufs, out_avals, **params):
         x, (av,) = bufs[0], out_avals
         out = rt.empty(av)
-        c = code(name, x.dtype)
-        wide = _vec4(rt, av, (x, out))
-        n = size(av) // 4 if wide else size(av)
-        launch(
-            rt,
-            ("unary4_" + name + "_" if wide else kname) + c,
-            -(-n // PER_INVOCATION),
-            pack("QQIi", x.addr, out.addr, n, int(params.get("y", 0))),
-            (x,),
-            (out,),
-            spec=(PER_INVOCATION,),
-        )
+        n = math.prod(av.shape)
+        wide = _vec4(rt, n, av, (x, out))
+        k = kernel(x.dtype, wide)
+        if wide:
+            n //= 4
+        if n:
+            pc = _PC_UNARY(x.addr, out.addr, n, int(params.get("y", 0)))
+            rt.dispatch(k, _SPEC, rt.grid(-(-n // (PER_INVOCATION * WG))), pc, (x,), (out,))
         return [out]
 
     return impl
 
 
 def _binary(name: str):
-    kname = f"binary_{name}_"
+    kernel = _kernels("binary", name)
 
     def impl(rt, bufs, out_avals, **params):
         a, b = bufs
         av = out_avals[0]
         out = rt.empty(av)
-        wide = _vec4(rt, av, (a, b, out))
-        n = size(av) // 4 if wide else size(av)
-        launch(
-            rt,
-            ("binary4_" + name + "_" if wide else kname) + code(name, a.dtype),
-            -(-n // PER_INVOCATION),
-            pack("QQQI", a.addr, b.addr, out.addr, n),
-            (a, b),
-            (out,),
-            spec=(PER_INVOCATION,),
-        )
+        n = math.prod(av.shape)
+        wide = _vec4(rt, n, av, (a, b, out))
+        k = kernel(a.dtype, wide)
+        if wide:
+            n //= 4
+        if n:
+            pc = _PC_BINARY(a.addr, b.addr, out.addr, n)
+            rt.dispatch(k, _SPEC, rt.grid(-(-n // (PER_INVOCATION * WG))), pc, (a, b), (out,))
         return [out]
 
     return impl
