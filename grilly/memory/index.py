@@ -21,8 +21,10 @@ import grilly.numpy as gnp
 from grilly.core.array import Array
 from grilly.memory.distances import DIRECT_BLOCK_ELEMENTS, grouped_top_k, pairwise_distances
 
-# Score entries (queries x database rows) per dispatch on the gemm path.
+# Score entries (queries x database rows) per dispatch on the gemm path: 2**26 (256 MiB of float32) off Vulkan,
+# up to 2**28 on a device with room for it, so that a 1M-row database is one chunk (no merges between chunks).
 GEMM_BLOCK_ELEMENTS = 1 << 26
+GEMM_BLOCK_ELEMENTS_MAX = 1 << 28
 SELECT_TOP_K_MAX = 64  # top_k up to this k runs as one selection over a whole row on Vulkan: no grouping needed
 
 
@@ -38,6 +40,23 @@ def default_device_budget() -> int:
         except (ImportError, AttributeError):  # a runtime without a pool description: stay conservative
             pass
     return 1 << 30
+
+
+def gemm_block_elements() -> int:
+    """Score entries per gemm block: ``GEMM_BLOCK_ELEMENTS``, or on Vulkan a 1/64 of the device heap (a power of
+    two between that and ``GEMM_BLOCK_ELEMENTS_MAX``)."""
+    import grilly
+
+    if grilly.default_backend() == "vulkan":
+        try:
+            from grilly.core.backend.vulkan import get_runtime
+
+            room = int(get_runtime().device_pool.heap_size) // 64 // 4
+        except (ImportError, AttributeError):
+            return GEMM_BLOCK_ELEMENTS
+        if room >= GEMM_BLOCK_ELEMENTS:
+            return min(GEMM_BLOCK_ELEMENTS_MAX, 1 << (room.bit_length() - 1))
+    return GEMM_BLOCK_ELEMENTS
 
 
 def _augmented_width(d: int) -> int:
@@ -143,7 +162,7 @@ class IndexFlat:
 
     # ---- search --------------------------------------------------------------------------------------------
     def _block_elements(self) -> int:
-        return DIRECT_BLOCK_ELEMENTS // max(1, self.d) if self.method == "direct" else GEMM_BLOCK_ELEMENTS
+        return DIRECT_BLOCK_ELEMENTS // max(1, self.d) if self.method == "direct" else gemm_block_elements()
 
     def _chunk_rows(self) -> int:
         return int(self.chunk_rows) if self.chunk_rows else max(1024, self._block_elements() // 256)

@@ -6,6 +6,7 @@
 // descending sort key of sort/init.comp (NaN last, -0 equal to +0), so the order is exactly top_k's.
 // FROM_KEYS: the input is already (key, index) pairs (a previous pass's candidates, rows of K pairs).
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_KHR_shader_subgroup_vote : require
 #include "../include/common.glsl"
 layout(constant_id = 1) const uint KC = 16;         // candidates per invocation: k rounded up to a power of 2
 layout(constant_id = 2) const uint SHARED_N = 2048;  // workgroup size * KC
@@ -17,7 +18,8 @@ layout(buffer_reference, scalar) readonly buffer InBuf { A_ST d[]; };
 layout(buffer_reference, scalar) writeonly buffer OutBuf { uvec2 d[]; };
 layout(push_constant, scalar) uniform PC { InBuf x; OutBuf out_; uint M; uint K; uint S; uint slice; uint k; } pc;
 shared uvec2 s[SHARED_N];
-const uint UNROLL = 4u;
+const uint UNROLL = 8u;
+const uint NB = 4u;  // buffered candidates per invocation
 
 bool less(uvec2 a, uvec2 b) { return a.x < b.x || (a.x == b.x && a.y < b.y); }
 
@@ -39,6 +41,14 @@ uvec2 load(uint base, uint j) {
 #endif
 }
 
+// Sorted insertion of v into the list c (best first); v must be better than the list's last pair.
+void insert(inout uvec2 c[KC], uvec2 v) {
+    bool lt[KC];
+    [[unroll]] for (uint i = 0u; i < KC; ++i) lt[i] = less(v, c[i]);
+    [[unroll]] for (uint i = KC - 1u; i > 0u; --i) c[i] = lt[i - 1u] ? c[i - 1u] : (lt[i] ? v : c[i]);
+    if (lt[0]) c[0] = v;
+}
+
 void main() {
     uint g = group_id();
     if (g >= pc.M * pc.S) return;  // grid padding: the whole workgroup leaves
@@ -46,20 +56,32 @@ void main() {
     uint lo = (g % pc.S) * pc.slice, hi = min(lo + pc.slice, pc.K), base = m * pc.K;
     uvec2 c[KC];
     [[unroll]] for (uint i = 0u; i < KC; ++i) c[i] = uvec2(0xFFFFFFFFu);  // worse than any real pair
-    for (uint j0 = lo + t; j0 < hi; j0 += UNROLL * T) {
+    // A pair better than this invocation's last is not inserted at once but buffered (NB pairs, registers):
+    // an insertion costs KC compare-and-moves, and an invocation of a subgroup that inserts makes the others
+    // wait for it. The subgroup inserts its buffers together, when one of them is full, so it pays about one
+    // insertion per NB candidates of its busiest invocation instead of one per step where any invocation has one.
+    uvec2 buf[NB];
+    uint nb = 0u;
+    for (uint b0 = lo; b0 < hi; b0 += UNROLL * T) {  // the same trip count for the whole workgroup
         uvec2 v[UNROLL];  // UNROLL loads in flight before the first comparison
         [[unroll]] for (uint u = 0u; u < UNROLL; ++u) {
-            uint j = j0 + u * T;
+            uint j = b0 + u * T + t;
             v[u] = j < hi ? load(base, j) : uvec2(0xFFFFFFFFu);  // past the slice: never inserted
         }
         [[unroll]] for (uint u = 0u; u < UNROLL; ++u) {
-            if (less(v[u], c[KC - 1u])) {  // insert, shifting worse pairs down (rare once the list has filled)
-                bool lt[KC];
-                [[unroll]] for (uint i = 0u; i < KC; ++i) lt[i] = less(v[u], c[i]);
-                [[unroll]] for (uint i = KC - 1u; i > 0u; --i) c[i] = lt[i - 1u] ? c[i - 1u] : (lt[i] ? v[u] : c[i]);
-                if (lt[0]) c[0] = v[u];
+            bool keep = less(v[u], c[KC - 1u]);
+            [[unroll]] for (uint i = 0u; i < NB; ++i) buf[i] = (keep && nb == i) ? v[u] : buf[i];
+            nb += keep ? 1u : 0u;
+            if (subgroupAny(nb == NB)) {
+                [[unroll]] for (uint i = 0u; i < NB; ++i) {
+                    if (i < nb && less(buf[i], c[KC - 1u])) insert(c, buf[i]);
+                }
+                nb = 0u;
             }
         }
+    }
+    [[unroll]] for (uint i = 0u; i < NB; ++i) {
+        if (i < nb && less(buf[i], c[KC - 1u])) insert(c, buf[i]);
     }
     // Shared lists are interleaved (entry i of list t at s[i * T + t]) so that consecutive invocations touch
     // consecutive pairs: no bank conflicts on the stores, few on the merge reads.
