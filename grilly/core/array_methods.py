@@ -15,7 +15,7 @@ def _gnp():
 
 def _binary(name, reflected=False):
     def method(self, other):
-        fn = getattr(_gnp(), name)
+        fn = getattr(_numpy[0] if _numpy else _gnp(), name)
         return fn(other, self) if reflected else fn(self, other)
 
     method.__name__ = name

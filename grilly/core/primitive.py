@@ -17,7 +17,7 @@ class Primitive:
         self.multiple_results = multiple_results
         ALL_PRIMITIVES.append(self)
 
-    def bind(self, *args, **params):
+    def bind(self, *args, **params):  # importing grilly.core.trace makes this trace.bind itself (one call less)
         from grilly.core.trace import bind
 
         return bind(self, *args, **params)

@@ -162,6 +162,9 @@ def bind(prim: P.Primitive, *args, **params):
     return outs if prim.multiple_results else outs[0]
 
 
+P.Primitive.bind = bind  # ``prim.bind(...)`` is the only entry point: no wrapper frame on the per-op path
+
+
 def abstract_eval(prim: P.Primitive, avals, params) -> list[ShapedArray]:
     rule = P.abstract_eval_rules.get(prim)
     if rule is None:
@@ -222,7 +225,10 @@ def eval_primitive(prim: P.Primitive, args, params) -> list:
     if impl is None:
         raise BackendError(f"primitive '{prim.name}' has no kernel on the {backend.name} backend")
     bufs = backend.execute(prim, impl, list(map(_get_buf, args)), params, out_avals)
-    outs = [_Array(b, av, backend, committed) for b, av in zip(bufs, out_avals)]
+    if len(bufs) == 1:
+        outs = [_Array(bufs[0], out_avals[0], backend, committed)]
+    else:
+        outs = [_Array(b, av, backend, committed) for b, av in zip(bufs, out_avals)]
     if _config.debug_nans:
         _check_nans(prim, outs)
     return outs

@@ -24,7 +24,9 @@ def _unary(lax_fn, name, to_float=True):
 
 def _binary(lax_fn, name, to_float=False):
     def fn(x, y):
-        x, y = promote(x, y, to_float=to_float, op=name)
+        av = getattr(x, "aval", None)
+        if av is None or getattr(y, "aval", None) is not av or to_float and dtypes.kind(av.dtype) != "f":
+            x, y = promote(x, y, to_float=to_float, op=name)  # (operands with one aval are already promoted)
         return lax_fn(x, y)
 
     fn.__name__ = name

@@ -42,24 +42,36 @@ class Block:
         self.used = 0
 
     def take(self, n: int) -> int | None:
-        for i, (off, sz) in enumerate(self.free):
+        free = self.free
+        for i, r in enumerate(free):
+            sz = r[1]
             if sz >= n:
+                off = r[0]
                 if sz == n:
-                    del self.free[i]
+                    del free[i]
                 else:
-                    self.free[i] = [off + n, sz - n]
+                    r[0], r[1] = off + n, sz - n
                 self.used += n
                 return off
         return None
 
     def give(self, off: int, n: int) -> None:
         self.used -= n
-        i = bisect.bisect_left(self.free, [off, 0])
-        self.free.insert(i, [off, n])
-        if i + 1 < len(self.free) and off + n == self.free[i + 1][0]:  # merge with the next range
-            self.free[i][1] += self.free.pop(i + 1)[1]
-        if i > 0 and self.free[i - 1][0] + self.free[i - 1][1] == off:  # and with the previous one
-            self.free[i - 1][1] += self.free.pop(i)[1]
+        free = self.free
+        i = bisect.bisect_left(free, [off, 0])
+        prev = free[i - 1] if i else None
+        joins_prev = prev is not None and prev[0] + prev[1] == off
+        if i < len(free) and free[i][0] == off + n:  # merges with the next range
+            nxt = free[i]
+            if joins_prev:  # and with the previous one
+                prev[1] += n + nxt[1]
+                del free[i]
+            else:
+                nxt[0], nxt[1] = off, nxt[1] + n
+        elif joins_prev:
+            prev[1] += n
+        else:
+            free.insert(i, [off, n])
 
 
 class Pool:
@@ -151,7 +163,8 @@ class Pool:
             off = b.take(n)
             if off is not None:
                 self.in_use += n
-                self.peak = max(self.peak, self.in_use)
+                if self.in_use > self.peak:
+                    self.peak = self.in_use
                 return b, off
         try:
             b = self._new_block(max(n, BLOCK))

@@ -127,6 +127,7 @@ class Runtime:
             self.device_pool if self.unified else Pool(self, hti, heaps[hheap], True, "staging memory")
         )
         self.pipelines = Pipelines(self)
+        self._pipelines = self.pipelines.pipelines  # (name, spec) -> pipeline, read directly per dispatch
         self.layout = self.pipelines.layout
         self.stream = Stream(self, D._env_flag("GRILLY_PROFILE"))
         if self.desc_mode == "push":
@@ -139,8 +140,10 @@ class Runtime:
 
     # ---- memory
     def alloc(self, nbytes: int, dtype=None, shape=()) -> DeviceBuffer:
-        if self.deferred and self.stream.poll() >= min(self.deferred):
-            self.reclaim(wait=False)
+        if self.deferred:
+            first = min(self.deferred)
+            if first <= self.stream.submitted and self.stream.poll() >= first:  # (work not yet submitted is not done)
+                self.reclaim(wait=False)
         return DeviceBuffer(self, self.device_pool, nbytes, dtype, shape)
 
     def empty(self, aval) -> DeviceBuffer:
@@ -213,7 +216,8 @@ class Runtime:
     def dispatch(self, name: str, spec: tuple, groups, pc: bytes, reads, writes) -> None:
         """Record one dispatch of kernel ``name``; ``pc`` is the packed push-constant block."""
         if self.bda:
-            self.stream.dispatch(self.pipelines.get(name, spec), name, groups, pc, reads, writes)
+            p = self._pipelines.get((name, spec)) or self.pipelines.get(name, spec)
+            self.stream.dispatch(p, name, groups, pc, reads, writes)
         else:
             self._dispatch_desc(name, spec, groups, pc, reads, writes)
 

@@ -175,21 +175,13 @@ class Stream:
         """One global barrier if a buffer in ``reads`` or ``writes`` was written since the last barrier (or if a
         replayed command buffer wrote buffers this stream does not track)."""
         dirty = self.dirty
-        if not dirty:
-            return
-        if not self._untracked:
-            for b in reads:
-                if b.addr in dirty:
-                    break
-            else:
-                for b in writes:
-                    if b.addr in dirty:
-                        break
-                else:
-                    return
+        if dirty and (self._untracked or any(b.addr in dirty for b in (*reads, *writes))):
+            self._barrier_all()
+
+    def _barrier_all(self) -> None:
         lib.vkCmdPipelineBarrier(self.cur.cmd, self._stages, self._stages, 0, 1, self._barrier, 0, ffi.NULL, 0,
                                  ffi.NULL)
-        dirty.clear()
+        self.dirty.clear()
         self._untracked = False
 
     def dispatch(self, pipeline, name: str, groups, pc: bytes, reads, writes, layout=None) -> None:
@@ -198,12 +190,19 @@ class Stream:
             self.cmd()
             s = self.cur
         cmd = s.cmd
-        if self.dirty:
-            self._hazard(reads, writes)
+        dirty = self.dirty
+        if dirty:  # as _hazard, inline
+            hazard = self._untracked
+            if not hazard:
+                for b in (*reads, *writes):
+                    if b.addr in dirty:
+                        hazard = True
+                        break
+            if hazard:
+                self._barrier_all()
         pending = self.submitted + 1
         for b in reads:
             b.last_use = pending
-        dirty = self.dirty
         for b in writes:
             b.last_use = pending
             dirty.add(b.addr)
@@ -266,10 +265,9 @@ class Stream:
     def poll(self) -> int:
         """The timeline value the GPU has reached; recycles finished command buffers."""
         if self.completed < self.submitted:
-            check(
-                lib.vkGetSemaphoreCounterValue(self.dev, self.sem, self._counter),
-                "vkGetSemaphoreCounterValue",
-            )
+            r = lib.vkGetSemaphoreCounterValue(self.dev, self.sem, self._counter)
+            if r:
+                check(r, "vkGetSemaphoreCounterValue")
             self.completed = int(self._counter[0])
         while self.inflight and self.inflight[0].value <= self.completed:
             s = self.inflight.pop(0)

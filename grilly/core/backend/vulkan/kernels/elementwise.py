@@ -30,43 +30,37 @@ def _vec4(rt, n: int, av, bufs) -> bool:
 
 _SPEC = (WG, PER_INVOCATION)
 _PC_UNARY, _PC_BINARY = struct.Struct("<QQIi").pack, struct.Struct("<QQQI").pack
+_GROUPS_X = 65535  # rt.grid keeps grids of up to this many workgroups 1-D (every device allows 65535)
 
 
-def _kernels(family: str, name: str):
-    """The kernel of ``name`` by (operand dtype, vec4), memoised (BackendError for a dtype without one)."""
-    scalar, wide = f"{family}_{name}_", f"{family}4_{name}_"
-    table: dict = {}
-
-    def kernel(dtype, vec4: bool) -> str:
-        k = table.get((dtype, vec4))
-        if k is None:
-            k = table[dtype, vec4] = (wide if vec4 else scalar) + code(name, dtype)
-        return k
-
-    return kernel
+def _kernel(table: dict, family: str, name: str, dtype, vec4: bool) -> str:
+    """The kernel of ``name`` for an operand dtype (BackendError without one), memoised in ``table``."""
+    k = table[dtype, vec4] = f"{family}{'4' if vec4 else ''}_{name}_{code(name, dtype)}"
+    return k
 
 
 def _unary(name: str):
-    kernel = _kernels("unary", name)
+    kernels: dict = {}
 
     def impl(rt, bufs, out_avals, **params):
         x, (av,) = bufs[0], out_avals
         out = rt.empty(av)
         n = math.prod(av.shape)
         wide = _vec4(rt, n, av, (x, out))
-        k = kernel(x.dtype, wide)
+        k = kernels.get((x.dtype, wide)) or _kernel(kernels, "unary", name, x.dtype, wide)
         if wide:
             n //= 4
         if n:
+            g = -(-n // (PER_INVOCATION * WG))
             pc = _PC_UNARY(x.addr, out.addr, n, int(params.get("y", 0)))
-            rt.dispatch(k, _SPEC, rt.grid(-(-n // (PER_INVOCATION * WG))), pc, (x,), (out,))
+            rt.dispatch(k, _SPEC, (g, 1, 1) if g <= _GROUPS_X else rt.grid(g), pc, (x,), (out,))
         return [out]
 
     return impl
 
 
 def _binary(name: str):
-    kernel = _kernels("binary", name)
+    kernels: dict = {}
 
     def impl(rt, bufs, out_avals, **params):
         a, b = bufs
@@ -74,12 +68,13 @@ def _binary(name: str):
         out = rt.empty(av)
         n = math.prod(av.shape)
         wide = _vec4(rt, n, av, (a, b, out))
-        k = kernel(a.dtype, wide)
+        k = kernels.get((a.dtype, wide)) or _kernel(kernels, "binary", name, a.dtype, wide)
         if wide:
             n //= 4
         if n:
+            g = -(-n // (PER_INVOCATION * WG))
             pc = _PC_BINARY(a.addr, b.addr, out.addr, n)
-            rt.dispatch(k, _SPEC, rt.grid(-(-n // (PER_INVOCATION * WG))), pc, (a, b), (out,))
+            rt.dispatch(k, _SPEC, (g, 1, 1) if g <= _GROUPS_X else rt.grid(g), pc, (a, b), (out,))
         return [out]
 
     return impl
