@@ -96,3 +96,15 @@ def test_long_shares_per_invocation(run, rng, monkeypatch, n, k):
     _check(run, _rows(rng, (2, n), np.float32, nan_every=89), k)
     monkeypatch.setattr(VS, "SELECT_PER_INVOCATION_MAX", 128)  # a share that is not the whole row
     _check(run, _rows(rng, (3, n), np.float32, nan_every=89), k)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, k, sample", [(70_001, 10, 1000), (20_000, 64, 64), (5000, 1, 7), (4097, 33, 2000)])
+def test_sampled_bound(run, rng, monkeypatch, dtype, n, k, sample):
+    """Long rows select over a strided sample first; its k-th best bounds the full pass (many ties, NaNs)."""
+    monkeypatch.setattr(VS, "SELECT_SAMPLE_MIN_ROW", 1)
+    monkeypatch.setattr(VS, "SELECT_SAMPLE", sample)
+    _check(run, _rows(rng, (3, n), dtype, nan_every=41), k)
+    x = np.sort(_rows(rng, (2, n), dtype), axis=1)  # sorted rows: the sample's bound is the loosest possible
+    _check(run, x, k)
+    _check(run, x[:, ::-1].copy(), k)

@@ -5,6 +5,9 @@
 // go to out[M, S, k]. A pair is better when its key is smaller, equal keys by lower index: the key is the
 // descending sort key of sort/init.comp (NaN last, -0 equal to +0), so the order is exactly top_k's.
 // FROM_KEYS: the input is already (key, index) pairs (a previous pass's candidates, rows of K pairs).
+// thr (optional, first passes only): per row, k best pairs of a sample of the row (every thr_stride-th entry,
+// indices in sample units). The k-th of them bounds the answer: a pair worse than it has k better ones, so it is
+// never buffered, and on long rows almost nothing but the loads and one comparison per entry remains.
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_vote : require
 #include "../include/common.glsl"
@@ -16,7 +19,10 @@ layout(buffer_reference, scalar) readonly buffer InBuf { uvec2 d[]; };
 layout(buffer_reference, scalar) readonly buffer InBuf { A_ST d[]; };
 #endif
 layout(buffer_reference, scalar) writeonly buffer OutBuf { uvec2 d[]; };
-layout(push_constant, scalar) uniform PC { InBuf x; OutBuf out_; uint M; uint K; uint S; uint slice; uint k; } pc;
+layout(buffer_reference, scalar) readonly buffer ThrBuf { uvec2 d[]; };
+layout(push_constant, scalar) uniform PC {
+    InBuf x; OutBuf out_; ThrBuf thr; uint M; uint K; uint S; uint slice; uint k; uint thr_stride;
+} pc;
 shared uvec2 s[SHARED_N];
 const uint UNROLL = 8u;
 const uint NB = 4u;  // buffered candidates per invocation
@@ -62,6 +68,11 @@ void main() {
     // insertion per NB candidates of its busiest invocation instead of one per step where any invocation has one.
     uvec2 buf[NB];
     uint nb = 0u;
+    uvec2 bound = uvec2(0xFFFFFFFFu);  // no sample: every pair may be buffered
+    if (pc.thr_stride != 0u) {
+        bound = pc.thr.d[m * pc.k + pc.k - 1u];
+        bound.y *= pc.thr_stride;
+    }
     for (uint b0 = lo; b0 < hi; b0 += UNROLL * T) {  // the same trip count for the whole workgroup
         uvec2 v[UNROLL];  // UNROLL loads in flight before the first comparison
         [[unroll]] for (uint u = 0u; u < UNROLL; ++u) {
@@ -69,7 +80,7 @@ void main() {
             v[u] = j < hi ? load(base, j) : uvec2(0xFFFFFFFFu);  // past the slice: never inserted
         }
         [[unroll]] for (uint u = 0u; u < UNROLL; ++u) {
-            bool keep = less(v[u], c[KC - 1u]);
+            bool keep = less(v[u], c[KC - 1u]) && !less(bound, v[u]);
             [[unroll]] for (uint i = 0u; i < NB; ++i) buf[i] = (keep && nb == i) ? v[u] : buf[i];
             nb += keep ? 1u : 0u;
             if (subgroupAny(nb == NB)) {

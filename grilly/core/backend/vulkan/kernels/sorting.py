@@ -16,6 +16,8 @@ SELECT_MIN_ROW = 2 * LOCAL_WG + 1  # ... on rows too long for one shared-memory 
 SELECT_PER_INVOCATION = 32  # elements each invocation scans per pass at least (a slice is this times the workgroup)
 SELECT_PER_INVOCATION_MAX = 1024  # ... and at most
 SELECT_WORKGROUPS = 2048  # longer shares while a pass still has this many workgroups
+SELECT_SAMPLE_MIN_ROW = 1 << 16  # rows this long select over a sample first ...
+SELECT_SAMPLE = 1 << 14  # ... of about this many entries
 
 
 def _move_last(rt, x, axis):
@@ -85,32 +87,48 @@ def _sort_like(want_values: bool):
     return impl
 
 
-def _select_pass(rt, name, src, M, K, k, kc, wg):
+def _select_pass(rt, name, src, M, K, k, kc, wg, thr=None, thr_stride=0):
     """One selection pass: rows of K entries of ``src`` -> the best k (key, index) pairs of each slice, [M, S, k].
 
     Each invocation scans ``per`` entries, then the workgroup merges its lists (log2(wg) rounds through shared
     memory). The merge costs the same whatever ``per`` is, so ``per`` grows while there are enough workgroups
-    (``SELECT_WORKGROUPS``) to fill the device: few rows of long scores scan longer shares."""
+    (``SELECT_WORKGROUPS``) to fill the device: few rows of long scores scan longer shares. ``thr``: the [M, 1, k]
+    result of a pass over every ``thr_stride``-th entry of each row, which bounds what may be kept."""
     per = max(SELECT_PER_INVOCATION, 2 * kc)
     while per < SELECT_PER_INVOCATION_MAX and M * -(-K // (wg * per * 2)) >= SELECT_WORKGROUPS:
         per *= 2
     slice_ = wg * per
     S = -(-K // slice_)
     out = rt.empty(ShapedArray((M, S, k, 2), np.uint32))
-    rt.dispatch(name, (wg, kc, wg * kc), rt.grid(M * S), pack("QQIIIII", src.addr, out.addr, M, K, S, slice_, k),
-                (src,), (out,))
+    rt.dispatch(name, (wg, kc, wg * kc), rt.grid(M * S),
+                pack("QQQIIIIII", src.addr, out.addr, thr.addr if thr is not None else 0, M, K, S, slice_, k,
+                     thr_stride), (src,) if thr is None else (src, thr), (out,))
     return out, S
 
 
 def select_top_k(rt, x, k: int):
     """(key, index) pairs [M, 1, k] of the k best entries of each row of x, best first, by selection passes:
-    slices of each row to k candidates each, then the candidates again until one slice holds a whole row."""
+    slices of each row to k candidates each, then the candidates again until one slice holds a whole row. Rows
+    of at least ``SELECT_SAMPLE_MIN_ROW`` entries first select over a strided sample of about
+    ``SELECT_SAMPLE`` entries, whose k-th best bounds what the full pass keeps."""
     K = x.shape[-1]
     M = math.prod(x.shape) // K
     kc = 1 << max(0, (k - 1).bit_length())
     fit = rt.limits["maxShared"] // (8 * kc)  # invocations whose lists fit shared memory (a power of 2: tree merge)
     wg = min(256, 1 << (fit.bit_length() - 1))
-    cand, S = _select_pass(rt, f"select_{code('top_k', x.dtype)}", x, M, K, k, kc, wg)
+    name = f"select_{code('top_k', x.dtype)}"
+    thr, stride = None, 0
+    if K >= SELECT_SAMPLE_MIN_ROW and K // SELECT_SAMPLE >= 2:
+        stride = K // SELECT_SAMPLE
+        ns = K // stride
+        sample = rt.empty(ShapedArray((M, ns), x.dtype))
+        strided_copy(rt, x, sample, [M, ns], [K, stride], [ns, 1])
+        thr = _reduce_candidates(rt, *_select_pass(rt, name, sample, M, ns, k, kc, wg), M, k, kc, wg)
+    cand, S = _select_pass(rt, name, x, M, K, k, kc, wg, thr, stride)
+    return _reduce_candidates(rt, cand, S, M, k, kc, wg)
+
+
+def _reduce_candidates(rt, cand, S, M, k, kc, wg):
     while S > 1:
         cand, S = _select_pass(rt, "select_keys", cand, M, S * k, k, kc, wg)
     return cand
