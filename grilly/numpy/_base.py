@@ -73,7 +73,7 @@ def promote(*args, to_float: bool = False, op: str = "op"):
             for a, w in zip(args, weak)]
     shapes = [aval_of(a).shape for a in arrs if a is not None]
     try:
-        shape = np.broadcast_shapes(*shapes)
+        shape = shapes[0] if len(set(shapes)) == 1 else np.broadcast_shapes(*shapes)
     except ValueError:
         desc = ", ".join(aval_of(a).str_short() for a in arrs if a is not None)
         raise ShapeError(f"{op}: operands {desc} do not broadcast together") from None
@@ -88,11 +88,11 @@ def _scalar_constant(value, dtype, shape):
     should cost one kernel, not an upload and a broadcast each time."""
     from grilly.core.backend import default_backend
 
-    size = int(np.prod(shape, dtype=np.int64))
     key = (type(value), value, dtype, shape, default_backend())
     hit = _constants.get(key)
     if hit is not None:
         return hit
+    size = int(np.prod(shape, dtype=np.int64))
     out = broadcast_to(asarray_concrete(np.asarray(value, dtype)), shape)
     from grilly.core.array import Array
 
