@@ -1,16 +1,20 @@
 #version 460
 // Batched C[b, m, n] = sum_k A[b, m, k] * B[b, k, n] in float32 arithmetic (no tensor cores): the portable fast
 // GEMM. 256 invocations compute a 128 x 128 tile, each an 8 x 8 block (two 4-row by two 4-column groups, so
-// shared-memory reads are vec4 and conflict-free); K advances by 8 through double-buffered shared memory, with
-// the next tile's global loads (4 elements each) in flight during the multiply. Tile sizes are compile-time
-// constants so every register array stays in registers. Defines: A_* operand dtype (A_VT: its 4-vector type,
+// shared-memory reads are vec4 and conflict-free); K advances by SIMT_BK (8 unless defined) through
+// double-buffered shared memory, with the next tile's global loads (4 elements each) in flight during the
+// multiply. Tile sizes are compile-time constants so every register array stays in registers. Defines: A_* operand dtype (A_VT: its 4-vector type,
 // A_V2F(v): to vec4), O_* result dtype, A_COLMAJOR / B_COLMAJOR (0: k of A / n of B contiguous; 1: m of A / k of
 // B contiguous). The host guarantees that the contiguous extent and every other stride are multiples of 4.
 #extension GL_EXT_control_flow_attributes : enable
 #define WG 1
 #include "../include/common.glsl"
 layout(local_size_x = 256) in;
-const uint BM = 128u, BN = 128u, BK = 8u;
+#ifndef SIMT_BK
+#define SIMT_BK 8
+#endif
+const uint BM = 128u, BN = 128u, BK = SIMT_BK;
+const uint LOADS = BK / 8u;  // 4-vectors of A (and of B) each invocation loads per K step
 layout(buffer_reference, scalar) readonly buffer InV { A_VT d[]; };
 layout(buffer_reference, scalar) writeonly buffer OutBuf { O_ST d[]; };
 layout(push_constant, scalar) uniform PC {
@@ -24,32 +28,39 @@ void main() {
     uint t = gl_LocalInvocationID.x, tx = t % 16u, ty = t / 16u;
     uint m0 = gl_WorkGroupID.y * BM, n0 = gl_WorkGroupID.x * BN, bz = gl_WorkGroupID.z + pc.b0;
     int abase = int(bz) * pc.sab, bbase = int(bz) * pc.sbb;
-    // This invocation's share of each tile load: one 4-vector of A and one of B.
+    // This invocation's share of each tile load: LOADS 4-vectors of A and of B; (ao, ai) is 4-vector q's (outer,
+    // inner) position in the tile, the inner dimension being the contiguous one.
+    uint ao[LOADS], ai[LOADS], bo[LOADS], bi[LOADS];
+    [[unroll]] for (uint r = 0u; r < LOADS; ++r) {
+        uint q = t + 256u * r;
 #if A_COLMAJOR
-    uint ao = t / 32u, ai = (t % 32u) * 4u;  // k, m
+        ao[r] = q / (BM / 4u); ai[r] = (q % (BM / 4u)) * 4u;  // k, m
 #else
-    uint ao = t / 2u, ai = (t % 2u) * 4u;    // m, k
+        ao[r] = q / (BK / 4u); ai[r] = (q % (BK / 4u)) * 4u;  // m, k
 #endif
 #if B_COLMAJOR
-    uint bo = t / 2u, bi = (t % 2u) * 4u;    // n, k
+        bo[r] = q / (BK / 4u); bi[r] = (q % (BK / 4u)) * 4u;  // n, k
 #else
-    uint bo = t / 32u, bi = (t % 32u) * 4u;  // k, n
+        bo[r] = q / (BN / 4u); bi[r] = (q % (BN / 4u)) * 4u;  // k, n
 #endif
-    vec4 ra, rb;
-#define FETCH(K0) {                                                                                  \
-        uint mm = A_COLMAJOR != 0 ? m0 + ai : m0 + ao, ka = A_COLMAJOR != 0 ? (K0) + ao : (K0) + ai; \
-        ra = (mm < pc.M && ka < pc.K) ? A_V2F(pc.a.d[(abase + int(mm) * pc.sam + int(ka) * pc.sak) / 4]) : vec4(0); \
-        uint nn = B_COLMAJOR != 0 ? n0 + bo : n0 + bi, kb = B_COLMAJOR != 0 ? (K0) + bi : (K0) + bo; \
-        rb = (nn < pc.N && kb < pc.K) ? A_V2F(pc.b.d[(bbase + int(kb) * pc.sbk + int(nn) * pc.sbn) / 4]) : vec4(0); }
+    }
+    vec4 ra[LOADS], rb[LOADS];
+#define FETCH(K0) [[unroll]] for (uint r = 0u; r < LOADS; ++r) {                                            \
+        uint mm = A_COLMAJOR != 0 ? m0 + ai[r] : m0 + ao[r], ka = A_COLMAJOR != 0 ? (K0) + ao[r] : (K0) + ai[r]; \
+        ra[r] = (mm < pc.M && ka < pc.K) ? A_V2F(pc.a.d[(abase + int(mm) * pc.sam + int(ka) * pc.sak) / 4]) : vec4(0); \
+        uint nn = B_COLMAJOR != 0 ? n0 + bo[r] : n0 + bi[r], kb = B_COLMAJOR != 0 ? (K0) + bi[r] : (K0) + bo[r]; \
+        rb[r] = (nn < pc.N && kb < pc.K) ? A_V2F(pc.b.d[(bbase + int(kb) * pc.sbk + int(nn) * pc.sbn) / 4]) : vec4(0); }
 #if A_COLMAJOR
-#define STORE_A(BUF) As[BUF][ao][ai / 4u] = ra;
+#define STORE_A(BUF) [[unroll]] for (uint r = 0u; r < LOADS; ++r) As[BUF][ao[r]][ai[r] / 4u] = ra[r];
 #else
-#define STORE_A(BUF) [[unroll]] for (uint c = 0u; c < 4u; ++c) As[BUF][ai + c][ao / 4u][ao % 4u] = ra[c];
+#define STORE_A(BUF) [[unroll]] for (uint r = 0u; r < LOADS; ++r) \
+        [[unroll]] for (uint c = 0u; c < 4u; ++c) As[BUF][ai[r] + c][ao[r] / 4u][ao[r] % 4u] = ra[r][c];
 #endif
 #if B_COLMAJOR
-#define STORE_B(BUF) [[unroll]] for (uint c = 0u; c < 4u; ++c) Bs[BUF][bi + c][bo / 4u][bo % 4u] = rb[c];
+#define STORE_B(BUF) [[unroll]] for (uint r = 0u; r < LOADS; ++r) \
+        [[unroll]] for (uint c = 0u; c < 4u; ++c) Bs[BUF][bi[r] + c][bo[r] / 4u][bo[r] % 4u] = rb[r][c];
 #else
-#define STORE_B(BUF) Bs[BUF][bo][bi / 4u] = rb;
+#define STORE_B(BUF) [[unroll]] for (uint r = 0u; r < LOADS; ++r) Bs[BUF][bo[r]][bi[r] / 4u] = rb[r];
 #endif
     vec4 acc[8][2];
     [[unroll]] for (uint i = 0u; i < 8u; ++i) { acc[i][0] = vec4(0); acc[i][1] = vec4(0); }
