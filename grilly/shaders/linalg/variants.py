@@ -26,7 +26,4 @@ def variants(h):
                     defs = h.dtype_defines("A", a) | h.dtype_defines("O", o) | _lay(la, lb)
                     out.append((f"matmul_simt_{a}_{o}_{la}{lb}", "linalg/matmul_simt.comp",
                                 defs | {"A_VT": vt, "A_V2F(v)": v2f}))
-                    if a == o == "f32":
-                        out.append((f"matmul_simt_{a}_{o}_{la}{lb}_bk16", "linalg/matmul_simt.comp",
-                                    defs | {"A_VT": vt, "A_V2F(v)": v2f, "SIMT_BK": "16"}))
     return out

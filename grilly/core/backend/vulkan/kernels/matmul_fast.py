@@ -19,7 +19,6 @@ from grilly.core.aval import ShapedArray
 
 REDUCED = {"fastest", "float16", "fp16", "tensorfloat32", "tf32", "bfloat16", "bf16", "default_reduced"}
 MAX_Z = 65535
-SIMT_F32_BK = 8  # K step of the float32 SIMT GEMM: 8 or 16 (both compiled)
 
 
 def reduced_precision(precision) -> bool:
@@ -106,7 +105,7 @@ def simt_matmul(rt, a, b, out, batch, M, N, K, sa, sb, la, lb) -> None:
     from grilly.core.backend.vulkan.kernels.common import code, pack
 
     ca, co = code("dot_general", a.dtype), code("dot_general", out.dtype)
-    name = f"matmul_simt_{ca}_{co}_{la}{lb}" + ("_bk16" if ca == co == "f32" and SIMT_F32_BK == 16 else "")
+    name = f"matmul_simt_{ca}_{co}_{la}{lb}"
     for z0 in range(0, batch, MAX_Z):
         pc = pack("QQQIIIIiiiiii", a.addr, b.addr, out.addr, M, N, K, z0, *sa, *sb)
         rt.dispatch(name, (), (-(-N // 128), -(-M // 128), min(MAX_Z, batch - z0)), pc, (a, b), (out,))
