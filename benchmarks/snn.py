@@ -53,10 +53,14 @@ def grilly_linear_lif(T, B, N, precision=None):
 
 
 def _reset_peak():
+    """Start the high-water mark from the memory held now (inputs included, as torch's max_memory_allocated
+    does), after the frees still waiting for the GPU (the input generation's temporaries) have landed."""
     try:
         from grilly.core.backend.vulkan import get_runtime
 
-        pool = get_runtime().device_pool
+        rt = get_runtime()
+        rt.reclaim(wait=True)
+        pool = rt.device_pool
         pool.peak = pool.in_use
     except Exception:  # NumPy backend: no device pool
         pass
