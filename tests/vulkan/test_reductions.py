@@ -102,3 +102,20 @@ def test_cumulative_segmented(run, rng, op, shape, axis):
         np.testing.assert_allclose(got[0], want[0], rtol=1e-4, atol=2e-3, equal_nan=True)
     xi = rng.integers(-3, 4, shape).astype(np.int8)
     _close(run(p, xi, axis=axis, reverse=True))
+
+
+@pytest.mark.parametrize("shape", [(8000, 37), (33, 5), (1001, 1), (32768, 3), (3, 97, 11)])
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.uint32])
+@pytest.mark.parametrize("op", ["sum", "max", "min"])
+def test_columns_split_into_chunks(run, rng, monkeypatch, op, dtype, shape):
+    """Few long columns: the rows are reduced in chunks, then the chunks' partial results (at any size here)."""
+    import grilly.core.backend.vulkan.kernels.reductions as VR
+
+    monkeypatch.setattr(VR, "COL_SPLIT_MIN", 0)
+    x = rng.integers(-1000, 1000, shape).astype(dtype) if dtype != np.float32 else \
+        rng.standard_normal(shape).astype(dtype)
+    axes = (0,) if len(shape) == 2 else (0, 1)
+    _close(run(getattr(R, f"reduce_{op}_p"), x, axes=axes), 1e-4)
+    if dtype == np.float32:
+        x[shape[0] // 2, 0] = np.nan  # a NaN in one chunk of one column
+        _close(run(getattr(R, f"reduce_{op}_p"), x, axes=axes), 1e-4)

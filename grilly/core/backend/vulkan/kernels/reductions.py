@@ -11,6 +11,9 @@ from grilly.core.errors import BackendError
 
 ACC = {"f": "f32", "i": "i32", "u": "u32", "b": "bool"}
 MAX_LOOP = 32768  # iterations of one invocation's loop (lavapipe stops a loop at 65535)
+COL_INVOCATIONS = 1 << 17  # column reductions split their rows until about this many invocations run ...
+COL_MIN_CHUNK = 16  # ... each over at least this many rows,
+COL_SPLIT_MIN = 1 << 20  # for inputs of at least this many elements (below, one dispatch costs less)
 _ACC_DTYPE = {"f32": "float32", "i32": "int32", "u32": "uint32", "bool": "bool"}
 
 
@@ -39,6 +42,23 @@ def _leading(x, axes) -> bool:
     return bool(kept) and bool(red) and max(red) < min(kept)
 
 
+def _columns(rt, name, x, out, M, K, c) -> None:
+    """out[m] = reduce_k x[k, m]. Few columns would leave most of the device idle with one long loop each: the
+    rows are then split into G chunks (partial results in x's dtype, when that is its own accumulator type, so
+    nothing is rounded in between), reduced again as G rows by a second pass."""
+    G = 1
+    if c in ("f32", "i32", "u32") and K >= 2 * COL_MIN_CHUNK and M * K >= COL_SPLIT_MIN:
+        G = max(1, min(-(-COL_INVOCATIONS // M), K // COL_MIN_CHUNK))
+    if G == 1:
+        launch(rt, name, M, pack("QQIIII", x.addr, out.addr, M, K, K, 1), (x,), (out,))
+        return
+    chunk = -(-K // G)
+    G = -(-K // chunk)
+    part = rt.empty(ShapedArray((G, M), x.dtype))
+    launch(rt, name, M * G, pack("QQIIII", x.addr, part.addr, M, K, chunk, G), (x,), (part,))
+    launch(rt, name, M, pack("QQIIII", part.addr, out.addr, M, G, G, 1), (part,), (out,))
+
+
 def _reducer(op: str):
     name = f"reduce_{op}"
 
@@ -52,8 +72,7 @@ def _reducer(op: str):
         if not axes or math.prod(x.shape[i] for i in axes) == 1 and x.nbytes:
             return [x.alias(av.dtype, av.shape)]
         if _leading(x, axes) and math.prod(x.shape[i] for i in axes) <= MAX_LOOP:
-            K = math.prod(x.shape[i] for i in axes)
-            launch(rt, f"reduce_col_{op}_{c}", M, pack("QQII", x.addr, out.addr, M, K), (x,), (out,))
+            _columns(rt, f"reduce_col_{op}_{c}", x, out, M, math.prod(x.shape[i] for i in axes), c)
             return [out]
         src, M, K = _to_rows(rt, x, axes)
         # enough workgroups to fill a large GPU (~2048), each looping at least 4 times and at most MAX_LOOP
