@@ -314,3 +314,27 @@ def test_spiking_layer_training_step_matches_eager(rng):
         np.testing.assert_allclose(float(lj), float(le), rtol=1e-5, atol=1e-6)
         _close(wj, we, rtol=1e-5, atol=1e-6)
     _assert_replayed(jstep)
+
+
+def test_dead_recordings_give_their_arenas_back():
+    """A recording that nobody can call any more returns its arena to the device pool once the GPU is done."""
+    if grilly.default_backend() != "vulkan":
+        pytest.skip("the arena belongs to the Vulkan replay")
+    import gc
+
+    from grilly.core.backend.vulkan import get_runtime
+    from grilly.core.backend.vulkan.jit import replay_of
+
+    rt = get_runtime()
+    f = grilly.jit(lambda x: gnp.sin(x) * 2.0 + gnp.cos(x) * gnp.exp(x))
+    x = gnp.ones(1 << 18)
+    f(x).block_until_ready()
+    (program, _, _), = f._cache.values()
+    arena = replay_of(program).arena.nbytes
+    assert arena >= x.nbytes
+    rt.reclaim(wait=True)
+    held = rt.device_pool.in_use
+    del f, program
+    gc.collect()
+    rt.reclaim(wait=True)
+    assert rt.device_pool.in_use <= held - arena

@@ -160,6 +160,9 @@ class Runtime:
         """Return ranges whose last use has finished; with ``wait``, finish all work and trim empty blocks."""
         if wait:
             self.stream.finish()
+            replay = sys.modules.get("grilly.core.backend.vulkan.jit.replay")
+            if replay is not None:  # what dead jit recordings kept until the GPU was done with them
+                replay._bury(self)
         done = self.stream.poll()
         for v in [v for v in self.deferred if v <= done]:
             for pool, block, offset, nbytes in self.deferred.pop(v):

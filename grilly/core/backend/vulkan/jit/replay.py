@@ -63,12 +63,14 @@ def _bury(rt) -> None:
     """Let go of what dead recordings kept for the GPU once it is done; their command buffers are reset and
     reused (as the stream does), never freed: a validation layer may still be retiring their submission."""
     done = rt.stream.poll()
-    for v, _, cmds in _graveyard:
-        if v <= done:
-            for cmd in cmds:
-                check(lib.vkResetCommandBuffer(cmd, 0), "vkResetCommandBuffer")
-            _spare_cmds.extend(cmds)
-    _graveyard[:] = [g for g in _graveyard if g[0] > done]
+    finished = [g for g in _graveyard if g[0] is rt and g[1] <= done]
+    if not finished:
+        return
+    _graveyard[:] = [g for g in _graveyard if not (g[0] is rt and g[1] <= done)]
+    for _, _, _, cmds in finished:  # their arenas and tables go back to the pools as `finished` is dropped
+        for cmd in cmds:
+            check(lib.vkResetCommandBuffer(cmd, 0), "vkResetCommandBuffer")
+        _spare_cmds.extend(cmds)
 
 
 _spare_cmds: list = []
