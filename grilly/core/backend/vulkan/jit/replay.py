@@ -70,10 +70,10 @@ def _bury(rt) -> None:
     for _, _, _, cmds in finished:  # their arenas and tables go back to the pools as `finished` is dropped
         for cmd in cmds:
             check(lib.vkResetCommandBuffer(cmd, 0), "vkResetCommandBuffer")
-        _spare_cmds.extend(cmds)
+        _spare_cmds.setdefault(id(rt), []).extend(cmds)
 
 
-_spare_cmds: list = []
+_spare_cmds: dict[int, list] = {}  # id(runtime) -> reset command buffers of its pool, for reuse
 
 
 class _Instance:
@@ -147,8 +147,9 @@ class Replay:
         inst.tab[:n_in, 2] = [(n + 15) // 16 for n in self.in_sizes]
         inst.tab[n_in:, 0] = self.out_src
         inst.tab[n_in:, 2] = [(n + 15) // 16 for n in self.out_sizes]
-        if _spare_cmds:
-            inst.cmd = _spare_cmds.pop()
+        spare = _spare_cmds.get(id(rt))
+        if spare:
+            inst.cmd = spare.pop()
         else:
             info = ffi.new("VkCommandBufferAllocateInfo*", {
                 "sType": vk.VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, "commandPool": _command_pool(rt),
