@@ -191,9 +191,40 @@ def _attention_batch(prim, n_dense):
     return rule
 
 
+def _flash_jvp(primals, tangents, *, causal, scale, has_mask):
+    """Forward mode, unfused in grilly ops (it materializes the (B, H, Sq, Sk) probabilities):
+    dS = (dq k^T + q dk^T) * scale, dlse = rowsum(P * dS), do = (P * (dS - dlse)) v + P dv."""
+    import grilly.numpy as gnp
+
+    q, k, v, *rest = primals
+    o, lse = flash_attention_p.bind(*primals, causal=causal, scale=scale, has_mask=has_mask)
+    tq, tk, tv = tangents[:3]
+    if tq is None and tk is None and tv is None:
+        return [o, lse], [None, None]
+    keep = _visible(q, k, rest[0] if has_mask else None, causal)
+    lse_safe = gnp.where(gnp.isfinite(lse), lse, 0.0)[..., None]
+    p = gnp.exp(gnp.where(keep, _scores(q, k, keep, scale) - lse_safe, -np.inf))
+    t_o, t_lse = None, None
+    if tq is not None or tk is not None:
+        ds = 0.0
+        if tq is not None:
+            ds = ds + gnp.einsum("bqhd,bkhd->bhqk", tq, k)
+        if tk is not None:
+            ds = ds + gnp.einsum("bqhd,bkhd->bhqk", q, tk)
+        ds = gnp.where(keep, ds * scale, 0.0)
+        t_lse = gnp.sum(p * ds, axis=-1)
+        t_o = gnp.einsum("bhqk,bkhd->bqhd", p * (ds - t_lse[..., None]), v)
+        t_lse = t_lse.astype(aval_of(lse).dtype)
+    if tv is not None:
+        pv = gnp.einsum("bhqk,bkhd->bqhd", p, tv)
+        t_o = pv if t_o is None else t_o + pv
+    return [o, lse], [t_o.astype(aval_of(o).dtype), t_lse]
+
+
 P.abstract_eval_rules[flash_attention_p] = _flash_abstract
 P.impl_rules["numpy"][flash_attention_p] = _flash_np
 P.vjp_rules[flash_attention_p] = _flash_vjp
+P.jvp_rules[flash_attention_p] = _flash_jvp
 P.batch_rules[flash_attention_p] = _attention_batch(flash_attention_p, 3)
 
 # ---- flash attention backward (fused: dq, dk, dv from q, k, v, o, lse, do) ---------------------------------
@@ -397,9 +428,33 @@ def _layer_norm_batch(vals, dims, *, eps):
     return [y * gb + bb], [0]
 
 
+def _layer_norm_jvp(primals, tangents, *, eps):
+    """dy = gamma * rstd * (dx - mean(dx) - xhat * mean(xhat * dx)) + xhat * dgamma + dbeta."""
+    import grilly.numpy as gnp
+
+    x, gamma, beta = primals
+    y = layer_norm_p.bind(x, gamma, beta, eps=eps)
+    tx, tg, tb = tangents
+    if tx is None and tg is None and tb is None:
+        return [y], [None]
+    xc = x - gnp.mean(x, axis=-1, keepdims=True)
+    rstd = 1.0 / gnp.sqrt(gnp.mean(xc * xc, axis=-1, keepdims=True) + eps)
+    xhat = xc * rstd
+    t = gnp.zeros_like(y)
+    if tx is not None:
+        t = t + gamma * rstd * (tx - gnp.mean(tx, axis=-1, keepdims=True)
+                                - xhat * gnp.mean(xhat * tx, axis=-1, keepdims=True))
+    if tg is not None:
+        t = t + xhat * tg
+    if tb is not None:
+        t = t + tb
+    return [y], [t.astype(aval_of(y).dtype)]
+
+
 P.abstract_eval_rules[layer_norm_p] = _layer_norm_abstract
 P.impl_rules["numpy"][layer_norm_p] = _layer_norm_np
 P.vjp_rules[layer_norm_p] = _layer_norm_vjp
+P.jvp_rules[layer_norm_p] = _layer_norm_jvp
 P.batch_rules[layer_norm_p] = _layer_norm_batch
 
 
