@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from grilly.core import dtypes
 from grilly.core import primitive as P
 from grilly.core.aval import ShapedArray
 from grilly.core.errors import TransformError
@@ -46,7 +47,7 @@ def _check_params(surrogate, a):
 
 def _lif_scan_abstract_eval(xs, v0, *, a, v_th, v_reset, decay_input, fire_at_equal, detach_reset, surrogate,
                             unused=()):
-    if xs.ndim < 1 or xs.shape[1:] != v0.shape or xs.dtype != v0.dtype or xs.dtype.kind != "f":
+    if xs.ndim < 1 or xs.shape[1:] != v0.shape or xs.dtype != v0.dtype or dtypes.kind(xs.dtype) != "f":
         raise shape_error("lif_scan", [xs, v0], "float xs of shape (T, *S) and v0 of shape S with one dtype")
     _check_params(surrogate, a)
     return [xs, xs, xs]
@@ -56,9 +57,16 @@ def _charge(v, x, a, v_r, decay_input):
     return v + (x - (v - v_r)) * a if decay_input else v - (v - v_r) * a + x
 
 
+def _compute_dtype(dtype) -> np.dtype:
+    """float32 for 16-bit storage (the potential is carried in float32, as the Vulkan kernels do), else the dtype."""
+    return np.dtype(np.float32) if np.dtype(dtype).itemsize < 4 else np.dtype(dtype)
+
+
 def _lif_scan_impl_numpy(xs, v0, *, a, v_th, v_reset, decay_input, fire_at_equal, detach_reset, surrogate,
                          unused=()):
-    ty = xs.dtype.type
+    store = xs.dtype
+    ty = _compute_dtype(store).type
+    xs, v0 = xs.astype(ty), v0.astype(ty)
     a_, th = ty(a), ty(v_th)
     v_r = ty(0.0 if v_reset is None else v_reset)
     spikes, vs, hs = np.empty_like(xs), np.empty_like(xs), np.empty_like(xs)
@@ -68,7 +76,7 @@ def _lif_scan_impl_numpy(xs, v0, *, a, v_th, v_reset, decay_input, fire_at_equal
         s = (h - th >= 0) if fire_at_equal else (h - th > 0)
         v = np.where(s, v_r, h) if v_reset is not None else h - th * s.astype(xs.dtype)
         spikes[t], vs[t], hs[t] = s, v, h
-    return spikes, vs, hs
+    return spikes.astype(store), vs.astype(store), hs.astype(store)
 
 
 def _lif_scan_vjp(cts, primals, outs, unused=(), **params):
@@ -143,9 +151,11 @@ def _lif_scan_bwd_abstract_eval(h_seq, g_s, g_v, g_h, **params):
 
 def _lif_scan_bwd_impl_numpy(h_seq, g_s, g_v, g_h, *, a, v_th, v_reset, decay_input, fire_at_equal,
                              detach_reset, surrogate):
-    ty = h_seq.dtype.type
+    store = h_seq.dtype
+    ty = _compute_dtype(store).type
+    h_seq = h_seq.astype(ty)
     a_, th = ty(a), ty(v_th)
-    g_s, g_v, g_h = (np.broadcast_to(g, h_seq.shape) for g in (g_s, g_v, g_h))
+    g_s, g_v, g_h = (np.broadcast_to(np.asarray(g).astype(ty), h_seq.shape) for g in (g_s, g_v, g_h))
     dhdx = a_ if decay_input else ty(1.0)
     gx = np.empty_like(h_seq)
     g = np.zeros(h_seq.shape[1:], h_seq.dtype)  # dL/dV[t] arriving from step t+1
@@ -163,7 +173,7 @@ def _lif_scan_bwd_impl_numpy(h_seq, g_s, g_v, g_h, *, a, v_th, v_reset, decay_in
         gh = (g_s[t] + gvt * dvds) * psi + gvt * dvdh + g_h[t]
         gx[t] = gh * dhdx
         g = gh * (ty(1.0) - a_)
-    return gx, g
+    return gx.astype(store), g.astype(store)
 
 
 def _lif_scan_bwd_batch(vals, dims, **params):

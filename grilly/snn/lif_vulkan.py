@@ -17,16 +17,17 @@ def _flags(v_reset, decay_input, fire_at_equal, detach_reset=False) -> int:
     return (v_reset is not None) | (bool(decay_input) << 1) | (bool(fire_at_equal) << 2) | (bool(detach_reset) << 3)
 
 
-def _sizes(prim, shape, dtype) -> tuple[int, int]:
+def _sizes(prim, shape, dtype) -> tuple[int, int, str]:
+    """(steps, neurons, dtype code); BackendError naming the op for dtypes without a kernel."""
     from grilly.core.backend.vulkan.kernels.common import code
 
-    code(prim, dtype, ("f32",))  # BackendError naming the op for other dtypes
+    c = code(prim, dtype, ("f32", "f16", "bf16"))
     steps, n = shape[0], math.prod(shape[1:])
     if steps * n >= 2**32:
         from grilly.core.errors import BackendError
 
         raise BackendError(f"{prim} on Vulkan addresses at most 2**32 elements, got shape {tuple(shape)}")
-    return steps, n
+    return steps, n, c
 
 
 def _lif_scan_impl_vk(rt, bufs, out_avals, *, a, v_th, v_reset, decay_input, fire_at_equal, detach_reset,
@@ -35,13 +36,13 @@ def _lif_scan_impl_vk(rt, bufs, out_avals, *, a, v_th, v_reset, decay_input, fir
 
     xs, v0 = bufs
     av = out_avals[0]
-    steps, n = _sizes("lif_scan", av.shape, av.dtype)
+    steps, n, c = _sizes("lif_scan", av.shape, av.dtype)
     s, v, h = rt.empty(av), rt.empty(av), rt.empty(av)
     if steps and n:
         v_r = 0.0 if v_reset is None else v_reset
         pc = pack("QQQQQIIfffI", xs.addr, v0.addr, s.addr, v.addr, h.addr, n, steps, a, v_th, v_r,
                   _flags(v_reset, decay_input, fire_at_equal) | sum(1 << (4 + k) for k in unused))
-        launch(rt, "snn_lif_scan_fwd", n, pc, (xs, v0), (s, v, h))
+        launch(rt, f"snn_lif_scan_fwd_{c}", n, pc, (xs, v0), (s, v, h))
     return [s, v, h]
 
 
@@ -53,14 +54,14 @@ def _lif_scan_bwd_impl_vk(rt, bufs, out_avals, *, a, v_th, v_reset, decay_input,
     gx_aval, gv0_aval = out_avals
     # a scalar cotangent (smaller than H) stands for its broadcast: the kernel reads its one value
     present = sum(1 << (4 + k) for k, g in enumerate((gs, gv, gh)) if g.nbytes == h.nbytes)
-    steps, n = _sizes("lif_scan_bwd", gx_aval.shape, gx_aval.dtype)
+    steps, n, c = _sizes("lif_scan_bwd", gx_aval.shape, gx_aval.dtype)
     gx, gv0 = rt.empty(gx_aval), rt.empty(gv0_aval)
     if n:
         v_r = 0.0 if v_reset is None else v_reset
         pc = pack("QQQQQQIIffffII", h.addr, gs.addr, gv.addr, gh.addr, gx.addr, gv0.addr, n, steps, a, v_th, v_r,
                   surrogate.alpha, KINDS[surrogate.name],
                   _flags(v_reset, decay_input, fire_at_equal, detach_reset) | present)
-        launch(rt, "snn_lif_scan_bwd", n, pc, (h, gs, gv, gh), (gx, gv0))
+        launch(rt, f"snn_lif_scan_bwd_{c}", n, pc, (h, gs, gv, gh), (gx, gv0))
     return [gx, gv0]
 
 

@@ -5,6 +5,7 @@ let a jitted gradient skip dead outputs and materialized scalar cotangents."""
 
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -124,3 +125,27 @@ def test_jitted_forward_writes_only_what_is_returned(data):
     h = _lif_scan_impl_numpy(xs, np.zeros(5000, np.float32), **p)[2]
     want = _lif_scan_bwd_impl_numpy(h, np.full_like(xs, 2.0), np.zeros_like(xs), np.zeros_like(xs), **p)[0]
     np.testing.assert_allclose(np.asarray(g), want, rtol=2e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float16, 2e-3), (ml_dtypes.bfloat16, 1.6e-2)])
+@pytest.mark.parametrize("name", ["atan", "sigmoid", "triangle"])
+@pytest.mark.parametrize("v_reset", [0.0, None])
+def test_16bit_storage(data, dtype, tol, name, v_reset):
+    """float16 / bfloat16 sequences: float32 arithmetic inside, outputs rounded to the storage dtype."""
+    xs, v0, (gs, gv, gh) = (x.astype(dtype) if isinstance(x, np.ndarray) else [c.astype(dtype) for c in x]
+                            for x in data)
+    p = dict(a=0.4, v_th=1.0, v_reset=v_reset, decay_input=True, fire_at_equal=True, detach_reset=False,
+             surrogate=getattr(snn.surrogate, name)())
+    out = lif_scan_p.bind(gnp.asarray(xs), gnp.asarray(v0), **p)
+    ref = _lif_scan_impl_numpy(xs, v0, **p)
+    for got, want in zip(out, ref):
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(np.asarray(got).view(np.uint16), want.view(np.uint16))
+    back = lif_scan_bwd_p.bind(out[2], gnp.asarray(gs), gnp.asarray(gv), gnp.asarray(gh), **p)
+    ref_back = _lif_scan_bwd_impl_numpy(ref[2], gs, gv, gh, **p)
+    for got, want in zip(back, ref_back):
+        assert got.dtype == dtype
+        np.testing.assert_allclose(np.asarray(got).astype(np.float32), want.astype(np.float32), rtol=tol, atol=tol)
+    g = grilly.grad(lambda x: gnp.sum(snn.lif_scan(x, tau=2.5, surrogate=name)[0]).astype(np.float32))(
+        gnp.asarray(xs))
+    assert g.dtype == dtype and np.isfinite(np.asarray(g).astype(np.float32)).all()

@@ -1,13 +1,14 @@
 #version 460
 // Fused multi-step LIF backward: one invocation per neuron walks the T steps in reverse over the saved
-// pre-reset potential H, with cotangents for S, V and H, and writes dL/dx per step and dL/dV0.
+// pre-reset potential H, with cotangents for S, V and H, and writes dL/dx per step and dL/dV0. A_*: the storage
+// dtype (float32, float16 or bfloat16); the arithmetic is float32.
 // kind: the surrogate (grilly/snn/surrogate.py KINDS). flags: bit 0 hard reset, bit 1 decay_input,
 // bit 2 fire at equality, bit 3 detach_reset; bits 4-6: the S, V, H cotangents are full arrays (else scalars
 // standing for their broadcast). The loads of U steps are issued before any is used, as in the forward.
 #extension GL_EXT_control_flow_attributes : require
 #include "../include/common.glsl"
-layout(buffer_reference, scalar) readonly buffer InBuf { float d[]; };
-layout(buffer_reference, scalar) writeonly buffer OutBuf { float d[]; };
+layout(buffer_reference, scalar) readonly buffer InBuf { A_ST d[]; };
+layout(buffer_reference, scalar) writeonly buffer OutBuf { A_ST d[]; };
 layout(push_constant, scalar) uniform PC {
     InBuf h; InBuf gs; InBuf gv; InBuf gh; OutBuf gx; OutBuf gv0;
     uint n; uint steps; float a; float v_th; float v_r; float alpha; uint kind; uint flags;
@@ -33,7 +34,7 @@ float surrogate(float u) {
 // The cotangent's element k if `load`, else `scalar`. A branch, not a ?: (which may compile to a select that
 // loads both sides): a scalar's buffer holds one element, and loading past it may fault. One function per buffer
 // (not a buffer parameter) keeps the kernel in the form that has a descriptor-binding variant.
-#define LOAD_OR(NAME, BUF) float NAME(bool load, uint k, float scalar) { float x = scalar; if (load) x = pc.BUF.d[k]; return x; }
+#define LOAD_OR(NAME, BUF) float NAME(bool load, uint k, float scalar) { float x = scalar; if (load) x = A_LOAD(pc.BUF.d[k]); return x; }
 LOAD_OR(gs_or, gs)
 LOAD_OR(gv_or, gv)
 LOAD_OR(gh_or, gh)
@@ -49,7 +50,7 @@ float step(float g, float h, float gs, float gv, float gh, uint k) {
     float dvdh = hard ? (spike ? 0.0 : 1.0) : 1.0;
     float dvds = detach ? 0.0 : (hard ? pc.v_r - h : -pc.v_th);
     float ght = (gs + gvt * dvds) * psi + gvt * dvdh + gh;
-    pc.gx.d[k] = ght * (decay_input ? pc.a : 1.0);
+    pc.gx.d[k] = A_STORE(ght * (decay_input ? pc.a : 1.0));
     return ght * (1.0 - pc.a);
 }
 
@@ -67,7 +68,7 @@ void main() {
         float h[U], gs[U], gv[U], gh[U];
         [[unroll]] for (uint u = 0u; u < U; ++u) {
             uint k = (pc.steps - 1u - r - u) * pc.n + i;
-            h[u] = pc.h.d[k];
+            h[u] = A_LOAD(pc.h.d[k]);
             gs[u] = gs_or(full_gs, k, gs0);
             gv[u] = gv_or(full_gv, k, gv0);
             gh[u] = gh_or(full_gh, k, gh0);
@@ -77,8 +78,8 @@ void main() {
     }
     for (; r < pc.steps; ++r) {
         uint k = (pc.steps - 1u - r) * pc.n + i;
-        g = step(g, pc.h.d[k], gs_or(full_gs, k, gs0), gv_or(full_gv, k, gv0),
+        g = step(g, A_LOAD(pc.h.d[k]), gs_or(full_gs, k, gs0), gv_or(full_gv, k, gv0),
                  gh_or(full_gh, k, gh0), k);
     }
-    pc.gv0.d[i] = g;
+    pc.gv0.d[i] = A_STORE(g);
 }
