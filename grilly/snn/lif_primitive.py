@@ -28,7 +28,6 @@ import numpy as np
 from grilly.core import dtypes
 from grilly.core import primitive as P
 from grilly.core.aval import ShapedArray
-from grilly.core.errors import TransformError
 from grilly.core.primitive import Primitive
 from grilly.lax._helpers import aval_of, bdim_to_front, full, moveaxis, shape_error, zeros_like
 
@@ -188,9 +187,41 @@ def _lif_scan_unused_outputs(params, used):
     return {**params, "unused": tuple(i for i, u in enumerate(used) if not u)}
 
 
+def _bwd_reference(h_seq, g_s, g_v, g_h, *, a, v_th, v_reset, decay_input, fire_at_equal, detach_reset,
+                   surrogate):
+    """lif_scan_bwd in grilly ops (a reverse lax.scan over the same recurrence), differentiable in all four
+    operands: the VJP rule of the fused reverse pass, so second derivatives see the same surrogate."""
+    import grilly.numpy as gnp
+    from grilly import lax
+    from grilly.snn.surrogate import heaviside
+
+    shape, dt = aval_of(h_seq).shape, aval_of(h_seq).dtype
+    dhdx = a if decay_input else 1.0
+
+    def step(g, inp):
+        h, gs, gv, gh = inp
+        u = h - v_th
+        psi = surrogate.derivative(u).astype(dt)
+        gvt = gv + g
+        if v_reset is None:
+            dvdh, dvds = 1.0, 0.0 if detach_reset else -v_th
+        else:
+            dvdh = 1.0 - heaviside(u, fire_at_equal)
+            dvds = 0.0 if detach_reset else v_reset - h
+        ght = (gs + gvt * dvds) * psi + gvt * dvdh + gh
+        return ght * (1.0 - a), ght * dhdx
+
+    cts = [gnp.broadcast_to(g, shape) for g in (g_s, g_v, g_h)]
+    g_v0, g_x = lax.scan(step, gnp.zeros(shape[1:], dt), (h_seq, *cts), reverse=True)
+    return g_x, g_v0
+
+
 def _lif_scan_bwd_vjp(cts, primals, outs, **params):
-    raise TransformError("second-order derivatives through the fused LIF reverse pass (lif_scan_bwd) are not "
-                         "implemented; use snn.lif_scan(..., fused=False) to differentiate the unfused scan")
+    from grilly.transforms.tape import vjp
+
+    _, pull = vjp(lambda *ops: _bwd_reference(*ops, **params), *primals)
+    cts = tuple(zeros_like(o) if c is None else c for c, o in zip(cts, outs))
+    return list(pull(cts))
 
 
 P.abstract_eval_rules[lif_scan_bwd_p] = _lif_scan_bwd_abstract_eval
