@@ -216,6 +216,16 @@ def _bwd_reference(h_seq, g_s, g_v, g_h, *, a, v_th, v_reset, decay_input, fire_
     return g_x, g_v0
 
 
+def _lif_scan_bwd_jvp(primals, tangents, **params):
+    """Forward mode of the reverse pass (forward-over-reverse Hessians): the tangent of the reference scan."""
+    from grilly.transforms.jvp import jvp
+
+    outs = lif_scan_bwd_p.bind(*primals, **params)
+    tangents = tuple(zeros_like(p) if t is None else t for p, t in zip(primals, tangents))
+    _, t_out = jvp(lambda *ops: _bwd_reference(*ops, **params), tuple(primals), tangents)
+    return list(outs), list(t_out)
+
+
 def _lif_scan_bwd_vjp(cts, primals, outs, **params):
     from grilly.transforms.tape import vjp
 
@@ -228,5 +238,6 @@ P.abstract_eval_rules[lif_scan_bwd_p] = _lif_scan_bwd_abstract_eval
 P.impl_rules["numpy"][lif_scan_bwd_p] = _lif_scan_bwd_impl_numpy
 P.batch_rules[lif_scan_bwd_p] = _lif_scan_bwd_batch
 P.vjp_rules[lif_scan_bwd_p] = _lif_scan_bwd_vjp
+P.jvp_rules[lif_scan_bwd_p] = _lif_scan_bwd_jvp
 P.unused_outputs_rules[lif_scan_p] = _lif_scan_unused_outputs
 P.scalar_operands[lif_scan_bwd_p] = frozenset({1, 2, 3})  # a scalar cotangent stands for its broadcast

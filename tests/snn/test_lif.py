@@ -186,6 +186,19 @@ def test_second_derivatives_through_the_fused_pass(rng, v_reset, surrogate):
     got_jit = grilly.jit(grilly.grad(outer(True)))(xs)
     np.testing.assert_allclose(np.asarray(got_jit), np.asarray(want), rtol=1e-4, atol=1e-5)
 
+    def loss(fused):
+        def f(y):
+            s, v = snn.lif_scan(y, tau=2.0, v_reset=v_reset, surrogate=surrogate, fused=fused)
+            return gnp.sum(s * w) + gnp.sum(v ** 2)
+
+        return f
+
+    # a Hessian-vector product, forward over reverse (fused only: the unfused scan's surrogate is a custom_vjp,
+    # which has no forward mode), against reverse over reverse through the unfused scan
+    fwd_rev = grilly.jvp(grilly.grad(loss(True)), (gnp.asarray(xs),), (gnp.asarray(w),))[1]
+    rev_rev = grilly.grad(lambda x: gnp.sum(grilly.grad(loss(False))(x) * w))(xs)
+    np.testing.assert_allclose(np.asarray(fwd_rev), np.asarray(rev_rev), rtol=1e-4, atol=1e-5)
+
 
 def test_norse_lifbox_parameterisation(rng):
     # Norse LIFBox: v' = v + dt·tau_mem_inv·((v_leak − v) + x), fire at v' > θ, reset to v_reset (v_leak = 0)
