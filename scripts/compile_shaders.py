@@ -119,7 +119,9 @@ BINARY = {
     },
     "shift_right_arithmetic": {
         "i": "(a >> ((b < 0 || b >= A_BITS) ? A_BITS - 1 : b))",
-        "u": "(a >> ((b >= uint(A_BITS)) ? uint(A_BITS - 1) : b))",
+        # the bit pattern as signed (XLA): the sign bit moved to bit 31, shifted arithmetically, masked back
+        "u": "(uint(int(a << (32u - uint(A_BITS))) >> int(min(b, uint(A_BITS - 1)) + (32u - uint(A_BITS)))) "
+             "& A_UMASK)",
     },
     "shift_right_logical": {
         "i": "((b >= 0 && b < A_BITS) ? int((uint(a) & A_UMASK) >> uint(b)) : 0)",

@@ -294,8 +294,10 @@ def _shl(x, y):
 
 
 def _shr_arithmetic(x, y):
+    """Sign-propagating: unsigned operands shift their bit pattern as signed (XLA's ShiftRightArithmetic)."""
     bits = 8 * x.dtype.itemsize
-    return np.right_shift(x, np.where((y < 0) | (y >= bits), bits - 1, y).astype(x.dtype))
+    s = x.view(np.dtype(f"i{x.dtype.itemsize}"))
+    return np.right_shift(s, np.where((y < 0) | (y >= bits), bits - 1, y).astype(s.dtype)).view(x.dtype)
 
 
 def _shr_logical(x, y):

@@ -184,10 +184,12 @@ def _shr_logical_ref(x, y):
 
 
 def _shr_arith_ref(x, y):
+    """Sign-propagating shift of the bit pattern, unsigned dtypes included (as XLA does)."""
     bits = 8 * x.dtype.itemsize
     yy = y.astype(np.int64)
     s = np.where((yy < 0) | (yy >= bits), bits - 1, yy)
-    return (x.astype(np.int64) >> s).astype(x.dtype)
+    signed = x.view(np.dtype(f"i{x.dtype.itemsize}")).astype(np.int64)
+    return (signed >> s).astype(np.dtype(f"i{x.dtype.itemsize}")).view(x.dtype)
 
 
 CMP = [("eq", lax.eq, np.equal), ("ne", lax.ne, np.not_equal), ("lt", lax.lt, np.less),
@@ -212,7 +214,7 @@ BINARY = [
     Case("shift_right_logical", ("shift_right_logical",), lax.shift_right_logical, _shift_args(True),
          _shr_logical_ref, INTS),
     Case("shift_right_arithmetic", ("shift_right_arithmetic",), lax.shift_right_arithmetic, _shift_args(True),
-         _shr_arith_ref, SIGNED),  # on unsigned dtypes the semantics differ between libraries: not pinned here
+         _shr_arith_ref, INTS),
 ]
 
 
