@@ -87,7 +87,10 @@ def check_grads(f, args, order: int = 1, modes=("fwd", "rev"), eps=None, atol=No
     from grilly.transforms.jvp import jvp
     from grilly.transforms.tape import vjp
 
-    args = tuple(np.asarray(a) if not hasattr(a, "aval") else a for a in args)
+    # NumPy arguments take the dtype grilly computes in (float64 becomes float32 unless x64 is on), so the
+    # tolerances and the finite-difference step match the precision actually used
+    args = tuple(tree.map(lambda x: np.asarray(x).astype(dtypes.canonicalize(np.asarray(x).dtype)), a)
+                 if not hasattr(a, "aval") else a for a in args)
     dt = {np.asarray(x).dtype for x in tree.leaves(args)}
     eps = eps or (1e-4 if dt <= {np.dtype(np.float64)} else 1e-2)
 

@@ -255,13 +255,54 @@ def repeat(a, repeats, axis=None):
     return S.reshape(b, shape)
 
 
+_PAD_MODES = ("constant", "edge", "wrap", "reflect", "symmetric")
+
+
 def pad(a, pad_width, mode="constant", constant_values=0):
+    """``numpy.pad`` for modes "constant", "edge", "wrap", "reflect" and "symmetric" (pads wider than the axis
+    extend the pattern periodically, as NumPy does). Non-constant modes gather along each padded axis, so they
+    are differentiable like any indexing.
+
+    >>> import grilly.numpy as gnp
+    >>> gnp.pad(gnp.array([1, 2, 3]), (2, 1), mode="reflect").tolist()
+    [3, 2, 1, 2, 3, 2]
+    """
     a = asarray(a)
-    if mode != "constant":
-        raise NotImplementedError_(f"pad: mode {mode!r}; grilly supports mode='constant'")
+    if mode not in _PAD_MODES:
+        raise NotImplementedError_(f"pad: mode {mode!r}; grilly supports {', '.join(map(repr, _PAD_MODES))}")
     pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64).reshape(-1, 2) if np.ndim(pad_width) else
                          np.asarray([[pad_width, pad_width]]), (a.ndim, 2))
-    return S.pad(a, asarray(constant_values, a.dtype), [(int(lo), int(hi), 0) for lo, hi in pw])
+    if (pw < 0).any():
+        raise ValueError(f"pad: pad widths must be non-negative, got {pw.tolist()}")
+    if mode == "constant":
+        return S.pad(a, asarray(constant_values, a.dtype), [(int(lo), int(hi), 0) for lo, hi in pw])
+    from grilly.numpy._indexing import take
+
+    for ax, (lo, hi) in enumerate(pw):
+        if lo == hi == 0:
+            continue
+        n = a.shape[ax]
+        if n == 0:
+            raise ValueError(f"pad: mode {mode!r} cannot extend the empty axis {ax} of shape {a.shape}")
+        a = take(a, asarray(_pad_source(mode, n, int(lo), int(hi))), axis=ax)
+    return a
+
+
+def _pad_source(mode: str, n: int, lo: int, hi: int) -> np.ndarray:
+    """For each position of the padded axis, the position of the input it copies (int32)."""
+    i = np.arange(-lo, n + hi, dtype=np.int64)
+    if mode == "edge":
+        j = np.clip(i, 0, n - 1)
+    elif mode == "wrap":
+        j = np.mod(i, n)
+    elif mode == "reflect":  # mirror about the edge elements: period 2n - 2
+        period = max(2 * n - 2, 1)
+        j = np.mod(i, period)
+        j = np.where(j < n, j, period - j) if n > 1 else np.zeros_like(i)
+    else:  # symmetric: mirror including the edge elements, period 2n
+        j = np.mod(i, 2 * n)
+        j = np.where(j < n, j, 2 * n - 1 - j)
+    return j.astype(np.int32)
 
 
 class NotImplementedError_(ValueError):

@@ -125,7 +125,7 @@ class custom_vjp:  # noqa: N801  (the JAX name)
     >>> @grilly.custom_vjp
     ... def clip_grad(x):
     ...     return x
-    >>> clip_grad.defvjp(lambda x: (x, None), lambda res, g: (gnp.clip(g, -1.0, 1.0),))
+    >>> _ = clip_grad.defvjp(lambda x: (x, None), lambda res, g: (gnp.clip(g, -1.0, 1.0),))
     >>> float(grilly.grad(lambda x: 5.0 * clip_grad(x))(2.0))
     1.0
     """
@@ -254,7 +254,7 @@ class custom_jvp:  # noqa: N801
     >>> @grilly.custom_jvp
     ... def f(x):
     ...     return gnp.sin(x)
-    >>> f.defjvp(lambda primals, tangents: (f(primals[0]), 2.0 * tangents[0]))
+    >>> _ = f.defjvp(lambda primals, tangents: (f(primals[0]), 2.0 * tangents[0]))
     >>> float(grilly.grad(f)(0.3))
     2.0
     """

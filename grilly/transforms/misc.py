@@ -79,8 +79,8 @@ def checkpoint(fun, *, policy=None, static_argnums=()):
 
     >>> import grilly, grilly.numpy as gnp
     >>> f = grilly.checkpoint(lambda x: gnp.sin(gnp.sin(x)))
-    >>> round(float(grilly.grad(f)(0.5)), 5)
-    0.77132
+    >>> round(float(grilly.grad(f)(0.5)), 4)  # cos(sin(0.5)) * cos(0.5)
+    0.7786
     """
 
     static_argnums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)

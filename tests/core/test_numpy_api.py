@@ -145,6 +145,8 @@ SHAPES = [
     R("repeat_none", lambda m, v: m.repeat(v, 3), V),
     R("pad_constant", lambda m, x: m.pad(x, ((1, 2), (0, 1)), constant_values=3.0), M),
     R("pad_int_width", lambda m, x: m.pad(x, 1), I),
+    *[R(f"pad_{mode}", lambda m, x, mode=mode: m.pad(x, ((2, 7), (0, 3)), mode=mode), M)
+      for mode in ("edge", "wrap", "reflect", "symmetric")],
 ]
 
 INDEXING = [
@@ -215,6 +217,8 @@ GRAD_ROWS = [
     ("shape_ops", lambda x: gnp.concatenate([gnp.roll(x, 1, 0), gnp.tile(x, (1, 2)), gnp.repeat(x, 2, 1)], 1)),
     ("split_stack", lambda x: gnp.stack(gnp.split(x, 5, axis=1), 0) * gnp.flip(x, 0)[None]),
     ("pad_cumsum", lambda x: gnp.cumsum(gnp.pad(x, 1), axis=0)),
+    ("pad_modes", lambda x: gnp.pad(x, (1, 6), mode="reflect") * gnp.pad(x, (2, 5), mode="symmetric")
+     + gnp.pad(x, (0, 7), mode="wrap") - gnp.pad(x, (3, 4), mode="edge")),
     ("max_min", lambda x: gnp.max(x, 1) - gnp.min(x, 0).sum()),
     ("indexing", lambda x: x[::-1, 1:4:2] * x[np.array([0, 3, 1, 2]), None, 2]),
     ("at_set", lambda x: x.at[1, ::2].set(x[0, :3] ** 2)),
@@ -228,3 +232,12 @@ def test_numpy_functions_differentiate(name, f, x64):
 
     x = np.random.default_rng(5).permutation(20).reshape(4, 5) * 0.2 - 1.93  # distinct, off kinks
     check_grads(lambda v: f(gnp.asarray(v)), (x,), order=1)
+
+
+def test_pad_errors():
+    with pytest.raises(ValueError, match="mode 'median'"):
+        gnp.pad(gnp.ones(3), 1, mode="median")
+    with pytest.raises(ValueError, match="empty axis"):
+        gnp.pad(gnp.ones((0, 2)), 1, mode="edge")
+    with pytest.raises(ValueError, match="non-negative"):
+        gnp.pad(gnp.ones(3), (-1, 2))

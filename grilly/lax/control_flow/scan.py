@@ -24,7 +24,7 @@ def scan(f, init, xs=None, length: int | None = None, reverse: bool = False, unr
     >>> import grilly.numpy as gnp, grilly.lax as lax
     >>> carry, ys = lax.scan(lambda c, x: (c + x, c * x), 0.0, gnp.arange(4.0))
     >>> float(carry), ys.tolist()
-    (6.0, [0.0, 1.0, 3.0, 6.0])
+    (6.0, [0.0, 0.0, 2.0, 9.0])
     """
     from grilly.core.array import asarray_concrete
 
