@@ -80,3 +80,22 @@ def test_pinned_downloads_own_their_staging_memory(vk, dev):
         assert rt.host_pool.in_use <= held - a.nbytes  # ... which goes back to the pool after the last one
     finally:
         rt.unified = unified
+
+
+def test_pinned_downloads_stay_under_their_budget(vk, dev, monkeypatch):
+    """Past a quarter of the host heap held by downloaded arrays, large downloads are copied to pageable memory."""
+    rt = vk.rt
+    monkeypatch.setattr(rt, "unified", False)
+    a = np.arange(3 << 20, dtype=np.float32)  # 12 MiB
+    buf = rt.upload(a)
+    monkeypatch.setattr(rt, "pinned_bytes", rt.host_pool.heap_size // 4 - a.nbytes + 1)
+    out = rt.download(buf, a.dtype, a.shape)
+    assert out.base is None or not hasattr(out.base, "buf")  # an ordinary copy
+    np.testing.assert_array_equal(out, a)
+    monkeypatch.setattr(rt, "pinned_bytes", 0)
+    held = rt.download(buf, a.dtype, a.shape)
+    assert rt.pinned_bytes == a.nbytes
+    np.testing.assert_array_equal(held, a)
+    del held
+    gc.collect()
+    assert rt.pinned_bytes == 0

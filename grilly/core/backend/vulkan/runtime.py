@@ -45,12 +45,16 @@ class _PinnedBytes:
     NumPy keeps this object as the array's base, so the range returns to the staging pool when the last view of
     the array dies (as pinned host tensors do in CUDA frameworks). The array is an ordinary writeable ndarray."""
 
-    __slots__ = ("buf", "__array_interface__")
+    __slots__ = ("rt", "buf", "__array_interface__")
 
-    def __init__(self, buf):
-        self.buf = buf
+    def __init__(self, rt, buf):
+        self.rt, self.buf = rt, buf
+        rt.pinned_bytes += buf.nbytes
         addr = int(ffi.cast("uintptr_t", buf.block.ptr)) + buf.offset
         self.__array_interface__ = {"data": (addr, False), "shape": (buf.nbytes,), "typestr": "|u1", "version": 3}
+
+    def __del__(self):
+        self.rt.pinned_bytes -= self.buf.nbytes
 
 
 def _memory_types(pdev):
@@ -126,6 +130,7 @@ class Runtime:
         self.host_pool = (
             self.device_pool if self.unified else Pool(self, hti, heaps[hheap], True, "staging memory")
         )
+        self.pinned_bytes = 0  # staging memory held by downloaded arrays (_PinnedBytes)
         self.pipelines = Pipelines(self)
         self._pipelines = self.pipelines.pipelines  # (name, spec) -> pipeline, read directly per dispatch
         self.layout = self.pipelines.layout
@@ -209,10 +214,12 @@ class Runtime:
         self.stream.copy(buf.block.buffer, buf.offset, st.block.buffer, st.offset, buf.nbytes, [buf], [st])
         self.stream.submit()
         self.stream.wait(self.stream.submitted)
-        if buf.nbytes >= _PINNED_DOWNLOAD_MIN:  # the array is the staging memory itself: no host copy at all
-            return np.asarray(_PinnedBytes(st)).view(dtype).reshape(shape)
+        # large arrays are the staging memory itself (no host copy), while the pinned memory that downloaded
+        # arrays hold stays under a quarter of the host heap; past that they are copied into pageable memory
+        if buf.nbytes >= _PINNED_DOWNLOAD_MIN and self.pinned_bytes + buf.nbytes <= self.host_pool.heap_size // 4:
+            return np.asarray(_PinnedBytes(self, st)).view(dtype).reshape(shape)
         out = np.empty(shape, dtype)
-        np.copyto(out.reshape(-1).view(np.uint8), np.frombuffer(st.view(), np.uint8))
+        parallel_copy(out.reshape(-1).view(np.uint8), np.frombuffer(st.view(), np.uint8))
         return out
 
     # ---- kernels
