@@ -64,6 +64,10 @@ def promote(*args, to_float: bool = False, op: str = "op"):
                 break
         else:
             return list(args)  # the common case: operands that already agree
+    if len(args) == 2:  # the next most common: an array and a Python scalar of a kind it already holds
+        fast = _array_and_scalar(args[0], args[1], to_float) or _array_and_scalar(args[1], args[0], to_float)
+        if fast is not None:
+            return fast if fast[0] is args[0] else fast[::-1]
     weak = tuple(_is_weak(a) for a in args)
     dts = [np.asarray(a).dtype if w else dtype_of(a) for a, w in zip(args, weak)]
     dt = dtypes.result_type(*dts, weak=weak)
@@ -78,6 +82,19 @@ def promote(*args, to_float: bool = False, op: str = "op"):
         desc = ", ".join(aval_of(a).str_short() for a in arrs if a is not None)
         raise ShapeError(f"{op}: operands {desc} do not broadcast together") from None
     return [_scalar_constant(v, dt, shape) if a is None else broadcast_to(a, shape) for a, v in zip(arrs, args)]
+
+
+def _array_and_scalar(arr, scalar, to_float: bool):
+    """``[arr, scalar as a full array of arr's dtype and shape]`` when a weak Python float (or int) meets an
+    array of a floating (or any numeric) dtype: the array's dtype wins, as the general rule would decide."""
+    av = getattr(arr, "aval", None)
+    t = type(scalar)
+    if av is None or t not in (float, int):
+        return None
+    k = dtypes.kind(av.dtype)
+    if not (k == "f" or (t is int and k in "iu" and not to_float)):
+        return None
+    return [arr, _scalar_constant(scalar, av.dtype, av.shape)]
 
 
 _constants: dict = {}

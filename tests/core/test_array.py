@@ -196,6 +196,12 @@ def test_weak_python_scalars_keep_array_dtype():
     assert (gnp.ones(3, np.float16) + gnp.ones(3, np.float32)).dtype == np.float32
     assert (gnp.ones(3, BF16) + gnp.ones(3, np.float16)).dtype == np.float32
     assert (gnp.ones(3, np.uint8) + gnp.ones(3, np.int8)).dtype == np.int16
+    # the scalar on either side, every float dtype, and the cases the short path must leave to the general rule
+    b = gnp.ones(3, BF16)
+    assert (2.0 - b).dtype == BF16 and (3 * b).dtype == BF16 and np.asarray(2.0 - b).astype(float).tolist() == [1.0] * 3
+    assert (7 - gnp.ones(3, np.uint8)).dtype == np.uint8 and (gnp.arange(3) / 2).dtype == np.float32
+    assert (gnp.ones(3, bool) + 1).dtype == np.int32 and (gnp.ones(3, bool) * 1.5).dtype == np.float32
+    assert (gnp.ones(3, np.int32) + True).dtype == np.int32 and (1.5 < gnp.ones(3)).dtype == np.bool_
 
 
 # JAX's promotion lattice (x64 off): any float absorbs ints and bools; mixed signedness widens
