@@ -45,15 +45,7 @@ def cuba_lif_step(v, i, x, *, tau_mem: float = 2.0, tau_syn: float = 1.0, dt: fl
 
 def cuba_lif_scan(xs, v0=None, i0=None, **kw):
     """Current-based LIF over time-major ``xs``; returns ``(spikes, v_seq, i_seq)``."""
-    xs = _canon(xs)
-    v0 = _zeros(xs) if v0 is None else v0
-    i0 = _zeros(xs) if i0 is None else i0
-
-    def body(c, x):
-        s, v, i = cuba_lif_step(*c, x, **kw)
-        return (v, i), (s, v, i)
-
-    return lax.scan(body, (v0, i0), xs)[1]
+    return _scan_two_states(cuba_lif_step, xs, v0, i0, kw)
 
 
 def alif_step(v, b, x, *, tau: float = 2.0, tau_adapt: float = 20.0, beta: float = 0.2, dt: float = 1.0,
@@ -81,15 +73,7 @@ def alif_step(v, b, x, *, tau: float = 2.0, tau_adapt: float = 20.0, beta: float
 
 def alif_scan(xs, v0=None, b0=None, **kw):
     """Adaptive LIF over time-major ``xs``; returns ``(spikes, v_seq, b_seq)``."""
-    xs = _canon(xs)
-    v0 = _zeros(xs) if v0 is None else v0
-    b0 = _zeros(xs) if b0 is None else b0
-
-    def body(c, x):
-        s, v, b = alif_step(*c, x, **kw)
-        return (v, b), (s, v, b)
-
-    return lax.scan(body, (v0, b0), xs)[1]
+    return _scan_two_states(alif_step, xs, v0, b0, kw)
 
 
 def lif_refrac_step(v, rho, x, *, refractory: int = 5, tau: float = 2.0, dt: float = 1.0, v_th: float = 1.0,
@@ -129,15 +113,7 @@ def lif_refrac_scan(xs, v0=None, rho0=None, **kw):
     >>> snn.lif_refrac_scan(gnp.full((6,), 3.0), refractory=2)[0].tolist()
     [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
     """
-    xs = _canon(xs)
-    v0 = _zeros(xs) if v0 is None else v0
-    rho0 = _zeros(xs) if rho0 is None else rho0
-
-    def body(c, x):
-        s, v, r = lif_refrac_step(*c, x, **kw)
-        return (v, r), (s, v, r)
-
-    return lax.scan(body, (v0, rho0), xs)[1]
+    return _scan_two_states(lif_refrac_step, xs, v0, rho0, kw)
 
 
 def izhikevich_step(v, u, x, *, a: float = 0.02, b: float = 0.2, c: float = -65.0, d: float = 8.0,
@@ -169,11 +145,19 @@ def izhikevich_scan(xs, v0=None, u0=None, **kw):
     """Izhikevich neurons over time-major ``xs``; returns ``(spikes, v_seq, u_seq)``. Defaults: v = c, u = b·c."""
     xs = _canon(xs)
     c, b = kw.get("c", -65.0), kw.get("b", 0.2)
-    v0 = _zeros(xs) + c if v0 is None else v0
-    u0 = _zeros(xs) + b * c if u0 is None else u0
+    return _scan_two_states(izhikevich_step, xs, _zeros(xs) + c if v0 is None else v0,
+                            _zeros(xs) + b * c if u0 is None else u0, kw)
+
+
+def _scan_two_states(step, xs, a0, b0, kw):
+    """``step(a, b, x, **kw) -> (spike, a, b)`` over time-major ``xs`` from ``(a0, b0)`` (zeros where None);
+    returns ``(spikes, a_seq, b_seq)``."""
+    xs = _canon(xs)
+    a0 = _zeros(xs) if a0 is None else a0
+    b0 = _zeros(xs) if b0 is None else b0
 
     def body(carry, x):
-        s, v, u = izhikevich_step(*carry, x, **kw)
-        return (v, u), (s, v, u)
+        s, a, b = step(*carry, x, **kw)
+        return (a, b), (s, a, b)
 
-    return lax.scan(body, (v0, u0), xs)[1]
+    return lax.scan(body, (a0, b0), xs)[1]
