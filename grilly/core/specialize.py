@@ -23,8 +23,8 @@ from grilly.core.program import Literal, Program, Var, prune
 
 
 def specialize(program: Program) -> Program:
-    """``program`` with scalar broadcasts folded into the operands that accept scalars, dead code pruned, and
-    primitives told which of their outputs nobody reads.
+    """``program`` with scalar broadcasts folded into the operands that accept scalars, transposes folded into
+    matrix products and into each other, dead code pruned, and primitives told which outputs nobody reads.
 
     >>> import grilly, grilly.numpy as gnp
     >>> from grilly.transforms.jit import make_program
