@@ -89,3 +89,34 @@ def test_empty(run):
     _eq(run(S.transpose_p, np.zeros((0, 3), np.float32), permutation=(1, 0)))
     _eq(run(S.broadcast_in_dim_p, np.zeros((0,), np.float32), shape=(4, 0), broadcast_dimensions=(1,)))
     _eq(run(E.exp_p, np.zeros((2, 0), np.float32)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.uint8])
+def test_contiguous_slices_are_windows(dev, rng, dtype):
+    """A slice that is one contiguous run starting on a 256-byte boundary reads its operand in place."""
+    import gc
+
+    import grilly
+    import grilly.numpy as gnp
+    from grilly import lax
+
+    row = 256 // np.dtype(dtype).itemsize  # one row per 256 bytes
+    a = (rng.standard_normal((6, 2, row)) * 50).astype(dtype)
+    x = dev(a)
+    cases = [((2, 0, 0), (3, 2, row)), ((1, 0, 0), (4, 2, row)), ((5, 1, 0), (6, 2, row))]
+    for start, limit in cases:
+        s = S.slice_p.bind(x, start_indices=start, limit_indices=limit, strides=None)
+        assert s._buf.base is x._buf  # a window, not a copy
+        np.testing.assert_array_equal(np.asarray(s), a[tuple(slice(b, e) for b, e in zip(start, limit))])
+    odd = S.slice_p.bind(x, start_indices=(0, 0, 1), limit_indices=(1, 1, row), strides=None)
+    assert odd._buf.base is None  # not on a boundary: copied
+    np.testing.assert_array_equal(np.asarray(odd), a[:1, :1, 1:])
+    second = x[3]
+    del x
+    gc.collect()
+    np.testing.assert_array_equal(np.asarray(second + second), (a[3] + a[3]).astype(dtype))  # outlives its owner
+    f = grilly.jit(lambda v: lax.scan(lambda c, r: (c + r, c * r), gnp.zeros_like(v[0]), v)[1])
+    v = rng.standard_normal((5, 64)).astype(np.float32)
+    want = np.stack([np.cumsum(np.concatenate([np.zeros((1, 64), np.float32), v[:-1]]), 0)[t] * v[t]
+                     for t in range(5)])
+    np.testing.assert_allclose(np.asarray(f(dev(v))), want, rtol=1e-5, atol=1e-5)

@@ -234,6 +234,14 @@ class DeviceBuffer:
         a.base = self if self.base is None else self.base
         return a
 
+    def window(self, offset: int, nbytes: int, dtype, shape) -> DeviceBuffer:
+        """Bytes ``[offset, offset + nbytes)`` of this buffer as their own array (a contiguous slice); keeps this
+        one alive, as ``alias`` does."""
+        a = DeviceBuffer(self.rt, None, nbytes, dtype, shape)
+        a.block, a.offset, a.addr, a.last_use = self.block, self.offset + offset, self.addr + offset, self.last_use
+        a.base = self if self.base is None else self.base
+        return a
+
     def view(self):
         """The mapped bytes (host-visible pools only)."""
         return ffi.buffer(self.block.ptr + self.offset, self.nbytes)

@@ -74,8 +74,29 @@ def _reshape(rt, bufs, out_avals, **_):
     return [bufs[0].alias(out_avals[0].dtype, out_avals[0].shape)]
 
 
+WINDOW_ALIGN = 256  # a contiguous slice starting at a multiple of this many bytes is a window, not a copy
+
+
+def _contiguous_run(shape, start, limit, strides):
+    """The element offset of a slice that is one contiguous run of its operand (leading axes of extent 1, then
+    one axis cut to a range, then whole axes), else None."""
+    if strides is not None and any(s != 1 for s in strides):
+        return None
+    k = 0
+    while k < len(shape) and limit[k] - start[k] == 1:
+        k += 1
+    if any(start[j] != 0 or limit[j] != shape[j] for j in range(k + 1, len(shape))):
+        return None
+    return sum(a * s for a, s in zip(contiguous_strides(shape), start, strict=True))
+
+
 def _slice(rt, bufs, out_avals, *, start_indices, limit_indices, strides):
     x, av = bufs[0], out_avals[0]
+    off = _contiguous_run(x.shape, start_indices, limit_indices, strides)
+    nbytes = math.prod(av.shape) * av.dtype.itemsize
+    if off is not None and nbytes and x.block is not None and off * av.dtype.itemsize % WINDOW_ALIGN == 0:
+        # arrays are immutable: a row range (a scan step's input, x[i]) is read in place, with no copy
+        return [x.window(off * av.dtype.itemsize, nbytes, av.dtype, av.shape)]
     ist = contiguous_strides(x.shape)
     strides = strides or (1,) * len(ist)
     out = rt.empty(av)
