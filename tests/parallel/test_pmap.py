@@ -30,11 +30,27 @@ def test_device_put_places_and_ops_follow(rng):
     np.testing.assert_allclose(np.asarray(y), np.asarray(x) * 2 + 1, rtol=1e-6)
 
 
+def test_jit_follows_committed_arguments(rng):
+    """Constants a jitted function makes from Python scalars follow its committed arguments, as eager ops do."""
+    d1 = grilly.devices()[1]
+    x = grilly.device_put(gnp.asarray(rng.standard_normal((3, 4)).astype(np.float32)), d1)
+    f = grilly.jit(lambda v: lax.scan(lambda c, r: (c * 0.5 + r, c - 1.0), v[0] * 0.0, v)[1] * 2.0)
+    y = f(x)
+    assert y._backend is d1.backend
+    want, c = [], np.zeros(4, np.float32)
+    for r in np.asarray(x):
+        want.append((c - 1.0) * 2.0)
+        c = c * 0.5 + r
+    np.testing.assert_allclose(np.asarray(y), np.stack(want), rtol=1e-6)
+
+
 def test_mixing_committed_devices_is_an_error():
     a = grilly.device_put(gnp.ones(3), grilly.devices()[0])
     b = grilly.device_put(gnp.ones(3), grilly.devices()[1])
     with pytest.raises(grilly.BackendError, match="different devices"):
         a + b
+    with pytest.raises(grilly.BackendError, match="different devices"):
+        grilly.jit(lambda p, q: p + q)(a, b)
 
 
 @pytest.mark.parametrize("name,ref", [("psum", np.sum), ("pmax", np.max), ("pmin", np.min)])
