@@ -235,14 +235,13 @@ class Replay:
             gifts.append(a)
         return gifts
 
-    def __del__(self):
-        try:
-            last = max([i.value for i in self.instances], default=0)
-            _graveyard.append((self.rt, last, [self.arena, self.keep, [i.table for i in self.instances]],
-                               [i.cmd for i in self.instances]))
-            _bury(self.rt)
-        except Exception:  # interpreter shutdown
-            pass
+    def __del__(self, _finalizing=sys.is_finalizing):  # bound early: module globals may be gone at shutdown
+        if _finalizing() or not hasattr(self, "instances"):  # shutdown, or a recording that never finished
+            return  # building (nothing of it was submitted: its buffers free themselves)
+        last = max([i.value for i in self.instances], default=0)
+        _graveyard.append((self.rt, last, [self.arena, self.keep, [i.table for i in self.instances]],
+                           [i.cmd for i in self.instances]))
+        _bury(self.rt)
 
 
 def _sole_owner(buf) -> bool:
