@@ -174,17 +174,18 @@ def abstract_eval(prim: P.Primitive, avals, params) -> list[ShapedArray]:
 
 
 # bound on first use: modules that import this one (keeps the per-op path import-free)
-_Array = _asarray = _backend_of = _config = None
+_Array = _asarray = _backend_of = _follow = _config = None
 _get_aval, _get_buf = operator.attrgetter("aval"), operator.attrgetter("_buf")
 _shape_dtype = operator.attrgetter("shape", "dtype")
 _out_avals: dict = {}  # (prim, (shape, dtype) per operand) -> output avals, for the primitives in P.aval_only
 
 
 def _bind_late():
-    global _Array, _asarray, _backend_of, _config
+    global _Array, _asarray, _backend_of, _follow, _config
     from grilly.core.array import Array as _Array
     from grilly.core.array import asarray_concrete as _asarray
     from grilly.core.backend import backend_of as _backend_of
+    from grilly.core.backend import follow as _follow
     from grilly.core.dtypes import config as _config
 
 
@@ -217,10 +218,7 @@ def eval_primitive(prim: P.Primitive, args, params) -> list:
             backend = None
     if backend is None:
         backend = _backend_of(prim, args)
-        args = list(args)
-        for k, a in enumerate(args):
-            if a._backend is not backend:  # an uncommitted operand follows the committed ones (a host copy)
-                args[k] = _Array(backend.from_numpy(np.array(np.asarray(a), order="C")), a.aval, backend)
+        args = [_follow(a, backend) for a in args]
     impl = P.impl_rules[backend.name].get(prim)
     if impl is None:
         raise BackendError(f"primitive '{prim.name}' has no kernel on the {backend.name} backend")

@@ -389,6 +389,15 @@ def _layer_norm_np(x, gamma, beta, *, eps):
     return y.astype(x.dtype)
 
 
+def _normalized(x, eps):
+    """(xhat, rstd) of layer_norm in grilly ops: xhat = (x - mean) * rstd, rstd = 1 / sqrt(var + eps)."""
+    import grilly.numpy as gnp
+
+    xc = x - gnp.mean(x, axis=-1, keepdims=True)
+    rstd = 1.0 / gnp.sqrt(gnp.mean(xc * xc, axis=-1, keepdims=True) + eps)
+    return xc * rstd, rstd
+
+
 def _layer_norm_vjp(cts, primals, outs, *, eps):
     g = cts[0]
     x, gamma, _ = primals
@@ -396,10 +405,7 @@ def _layer_norm_vjp(cts, primals, outs, *, eps):
         return [None, None, None]
     import grilly.numpy as gnp
 
-    mu = gnp.mean(x, axis=-1, keepdims=True)
-    xc = x - mu
-    rstd = 1.0 / gnp.sqrt(gnp.mean(xc * xc, axis=-1, keepdims=True) + eps)
-    xhat = xc * rstd
+    xhat, rstd = _normalized(x, eps)
     lead = tuple(range(aval_of(x).ndim - 1))
     dgamma = gnp.sum(g * xhat, axis=lead)
     dbeta = gnp.sum(g, axis=lead)
@@ -437,9 +443,7 @@ def _layer_norm_jvp(primals, tangents, *, eps):
     tx, tg, tb = tangents
     if tx is None and tg is None and tb is None:
         return [y], [None]
-    xc = x - gnp.mean(x, axis=-1, keepdims=True)
-    rstd = 1.0 / gnp.sqrt(gnp.mean(xc * xc, axis=-1, keepdims=True) + eps)
-    xhat = xc * rstd
+    xhat, rstd = _normalized(x, eps)
     t = gnp.zeros_like(y)
     if tx is not None:
         t = t + gamma * rstd * (tx - gnp.mean(tx, axis=-1, keepdims=True)

@@ -28,35 +28,35 @@ GEMM_BLOCK_ELEMENTS_MAX = 1 << 28
 SELECT_TOP_K_MAX = 64  # top_k up to this k runs as one selection over a whole row on Vulkan: no grouping needed
 
 
-def default_device_budget() -> int:
-    """Bytes of database an index keeps resident: a quarter of the device heap on Vulkan, 1 GiB otherwise."""
+def _device_heap() -> int | None:
+    """Bytes of device memory of the default backend's device; None off Vulkan (or for a runtime without a pool
+    description: the callers then stay conservative)."""
     import grilly
 
-    if grilly.default_backend() == "vulkan":
-        try:
-            from grilly.core.backend.vulkan import get_runtime
+    if grilly.default_backend() != "vulkan":
+        return None
+    try:
+        from grilly.core.backend.vulkan import get_runtime
 
-            return int(get_runtime().device_pool.heap_size) // 4
-        except (ImportError, AttributeError):  # a runtime without a pool description: stay conservative
-            pass
-    return 1 << 30
+        return int(get_runtime().device_pool.heap_size)
+    except (ImportError, AttributeError):
+        return None
+
+
+def default_device_budget() -> int:
+    """Bytes of database an index keeps resident: a quarter of the device heap on Vulkan, 1 GiB otherwise."""
+    heap = _device_heap()
+    return 1 << 30 if heap is None else heap // 4
 
 
 def gemm_block_elements() -> int:
     """Score entries per gemm block: ``GEMM_BLOCK_ELEMENTS``, or on Vulkan a 1/64 of the device heap (a power of
     two between that and ``GEMM_BLOCK_ELEMENTS_MAX``)."""
-    import grilly
-
-    if grilly.default_backend() == "vulkan":
-        try:
-            from grilly.core.backend.vulkan import get_runtime
-
-            room = int(get_runtime().device_pool.heap_size) // 64 // 4
-        except (ImportError, AttributeError):
-            return GEMM_BLOCK_ELEMENTS
-        if room >= GEMM_BLOCK_ELEMENTS:
-            return min(GEMM_BLOCK_ELEMENTS_MAX, 1 << (room.bit_length() - 1))
-    return GEMM_BLOCK_ELEMENTS
+    heap = _device_heap()
+    room = 0 if heap is None else heap // 64 // 4  # float32 scores
+    if room < GEMM_BLOCK_ELEMENTS:
+        return GEMM_BLOCK_ELEMENTS
+    return min(GEMM_BLOCK_ELEMENTS_MAX, 1 << (room.bit_length() - 1))
 
 
 def _augmented_width(d: int) -> int:

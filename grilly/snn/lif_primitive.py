@@ -187,32 +187,24 @@ def _lif_scan_unused_outputs(params, used):
     return {**params, "unused": tuple(i for i, u in enumerate(used) if not u)}
 
 
-def _bwd_reference(h_seq, g_s, g_v, g_h, *, a, v_th, v_reset, decay_input, fire_at_equal, detach_reset,
-                   surrogate):
-    """lif_scan_bwd in grilly ops (a reverse lax.scan over the same recurrence), differentiable in all four
-    operands: the VJP rule of the fused reverse pass, so second derivatives see the same surrogate."""
+def _bwd_reference(h_seq, g_s, g_v, g_h, **params):
+    """lif_scan_bwd in grilly ops (the per-step coefficients, then a reverse lax.scan of the same recurrence),
+    differentiable in all four operands: the VJP / JVP of the fused reverse pass, so second derivatives see the
+    same surrogate."""
     import grilly.numpy as gnp
     from grilly import lax
-    from grilly.snn.surrogate import heaviside
 
-    shape, dt = aval_of(h_seq).shape, aval_of(h_seq).dtype
-    dhdx = a if decay_input else 1.0
+    shape, dt, a = aval_of(h_seq).shape, aval_of(h_seq).dtype, params["a"]
+    dhdx = a if params["decay_input"] else 1.0
 
     def step(g, inp):
-        h, gs, gv, gh = inp
-        u = h - v_th
-        psi = surrogate.derivative(u).astype(dt)
+        psi, dvdh, dvds, gs, gv, gh = inp
         gvt = gv + g
-        if v_reset is None:
-            dvdh, dvds = 1.0, 0.0 if detach_reset else -v_th
-        else:
-            dvdh = 1.0 - heaviside(u, fire_at_equal)
-            dvds = 0.0 if detach_reset else v_reset - h
         ght = (gs + gvt * dvds) * psi + gvt * dvdh + gh
         return ght * (1.0 - a), ght * dhdx
 
     cts = [gnp.broadcast_to(g, shape) for g in (g_s, g_v, g_h)]
-    g_v0, g_x = lax.scan(step, gnp.zeros(shape[1:], dt), (h_seq, *cts), reverse=True)
+    g_v0, g_x = lax.scan(step, gnp.zeros(shape[1:], dt), (*_coefficients(h_seq, **params), *cts), reverse=True)
     return g_x, g_v0
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 import functools
 import inspect
 
-import numpy as np
-
 from grilly import tree
 from grilly.core import primitive as P
 from grilly.core.primitive import Primitive
@@ -24,15 +22,15 @@ executors: dict[str, object] = {}  # backend name -> callable(program, name, don
 
 def _jit_call_impl(*args, program, name, donated):
     from grilly.core.array import Array
-    from grilly.core.backend import backend_of
+    from grilly.core.backend import backend_of, follow
 
     arrays = [a for a in args if isinstance(a, Array)]
     backend = None
     if arrays:  # the operands' one backend, or the committed ones' (constants made from Python scalars follow)
-        b = backend_of(jit_call_p, arrays)
+        b = arrays[0]._backend
         if any(a._backend is not b for a in arrays):
-            args = tuple(Array(b.from_numpy(np.array(np.asarray(a), order="C")), a.aval, b)
-                         if isinstance(a, Array) and a._backend is not b else a for a in args)
+            b = backend_of(jit_call_p, arrays)
+            args = tuple(follow(a, b) if isinstance(a, Array) else a for a in args)
         backend = b.name
     make = executors.get(backend)
     if make is None and backend == "vulkan":  # record-and-replay lives with the Vulkan backend

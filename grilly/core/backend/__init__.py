@@ -61,6 +61,18 @@ def get_backend(name: str | None = None) -> Backend:
     return _backends[name]
 
 
+def follow(a, backend: Backend):
+    """Array ``a`` on ``backend``: itself if it is there, else a copy through the host (an uncommitted operand
+    follows the committed ones)."""
+    if a._backend is backend:
+        return a
+    import numpy as np
+
+    from grilly.core.array import Array
+
+    return Array(backend.from_numpy(np.array(np.asarray(a), order="C")), a.aval, backend)
+
+
 def backend_of(prim, arrays) -> Backend:
     """The backend an op runs on: its operands' one backend, or the one committed operands were put on."""
     found = {id(a._backend): a._backend for a in arrays}

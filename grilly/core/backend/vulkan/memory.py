@@ -229,14 +229,11 @@ class DeviceBuffer:
 
     def alias(self, dtype, shape) -> DeviceBuffer:
         """The same bytes seen with another shape or same-size dtype (reshape, bitcast); keeps this one alive."""
-        a = DeviceBuffer(self.rt, None, self.nbytes, dtype, shape)
-        a.block, a.offset, a.addr, a.last_use = self.block, self.offset, self.addr, self.last_use
-        a.base = self if self.base is None else self.base
-        return a
+        return self.window(0, self.nbytes, dtype, shape)
 
     def window(self, offset: int, nbytes: int, dtype, shape) -> DeviceBuffer:
         """Bytes ``[offset, offset + nbytes)`` of this buffer as their own array (a contiguous slice); keeps this
-        one alive, as ``alias`` does."""
+        one (or its owner) alive and hands its last use to it."""
         a = DeviceBuffer(self.rt, None, nbytes, dtype, shape)
         a.block, a.offset, a.addr, a.last_use = self.block, self.offset + offset, self.addr + offset, self.last_use
         a.base = self if self.base is None else self.base

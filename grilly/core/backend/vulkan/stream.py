@@ -191,15 +191,8 @@ class Stream:
             s = self.cur
         cmd = s.cmd
         dirty = self.dirty
-        if dirty:  # as _hazard, inline
-            hazard = self._untracked
-            if not hazard:
-                for b in (*reads, *writes):
-                    if b.addr in dirty:
-                        hazard = True
-                        break
-            if hazard:
-                self._barrier_all()
+        if dirty:  # (no call at all while nothing is dirty)
+            self._hazard(reads, writes)
         pending = self.submitted + 1
         for b in reads:
             b.last_use = pending
