@@ -432,9 +432,51 @@ def descriptor_source(pre: str) -> tuple[str, list[int]] | None:
 def _compiler(text: str) -> list[str]:
     if "// compiler: glslang" in text[:400]:
         tool = os.environ.get("GLSLANG", "/work/shared/glslang/glslang")
-        return [tool, "-V", "--target-env", "vulkan1.2", "-S", "comp"]
+        env = "vulkan1.3" if "// target: vulkan1.3" in text[:400] else "vulkan1.2"
+        return [tool, "-V", "--target-env", env, "-S", "comp"]
     tool = shutil.which("glslc") or "glslc"
     return [tool, "--target-env=vulkan1.2", "-fshader-stage=compute", "-O"]
+
+
+# ---- bfloat16 re-encoding: glslang 15 has no GL_EXT_bfloat16, so a bfloat16 kernel is compiled with float16 and
+# its 16-bit float type is re-encoded in the SPIR-V (SPV_KHR_bfloat16). Only kernels whose float16 values are
+# loaded, stored, converted and fed to cooperative matrices qualify: those are the operations bfloat16 allows.
+OP_CAPABILITY, OP_EXTENSION, OP_TYPE_FLOAT = 17, 10, 22
+CAP_BFLOAT16_TYPE, CAP_BFLOAT16_COOPMAT = 5116, 5118
+FP_ENCODING_BFLOAT16 = 0
+
+
+def _spirv_string(text: str) -> list[int]:
+    raw = text.encode() + b"\0"
+    raw += b"\0" * (-len(raw) % 4)
+    return [int.from_bytes(raw[i:i + 4], "little") for i in range(0, len(raw), 4)]
+
+
+def reencode_bf16(words: list[int]) -> list[int]:
+    """SPIR-V words with every 16-bit OpTypeFloat given the bfloat16 encoding, plus its capabilities."""
+    out, i, caps_done, found = list(words[:5]), 5, False, 0
+    while i < len(words):
+        n, op = words[i] >> 16, words[i] & 0xFFFF
+        inst = words[i:i + n]
+        if not caps_done and op != OP_CAPABILITY:
+            ext = _spirv_string("SPV_KHR_bfloat16")
+            out += [(2 << 16) | OP_CAPABILITY, CAP_BFLOAT16_TYPE, (2 << 16) | OP_CAPABILITY, CAP_BFLOAT16_COOPMAT,
+                    ((1 + len(ext)) << 16) | OP_EXTENSION, *ext]
+            caps_done = True
+        if op == OP_TYPE_FLOAT and n == 3 and inst[2] == 16:
+            inst = [(4 << 16) | OP_TYPE_FLOAT, inst[1], 16, FP_ENCODING_BFLOAT16]
+            found += 1
+        out += inst
+        i += n
+    if found != 1:
+        raise ValueError(f"expected one 16-bit float type to re-encode, found {found}")
+    return out
+
+
+def _reencode_file(path: Path) -> None:
+    data = path.read_bytes()
+    words = [int.from_bytes(data[i:i + 4], "little") for i in range(0, len(data), 4)]
+    path.write_bytes(b"".join(w.to_bytes(4, "little") for w in reencode_bf16(words)))
 
 
 def compile_one(name: str, template: str, defines: dict) -> str | None:
@@ -447,6 +489,8 @@ def compile_one(name: str, template: str, defines: dict) -> str | None:
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             return f"{name} ({template}):\n{r.stdout}{r.stderr}"
+        if "REENCODE_F16_AS_BF16" in defines:
+            _reencode_file(SPV / f"{name}.spv")
         _compile_descriptor_variant(name, src, src_dir, Path(td))
     return None
 
@@ -467,6 +511,8 @@ def _compile_descriptor_variant(name: str, src: Path, src_dir: Path, td: Path) -
     dsrc.write_text(got[0])
     r = subprocess.run(_compiler(src.read_text()) + [str(dsrc), "-o", str(spv)], capture_output=True, text=True)
     if r.returncode == 0:
+        if "REENCODE_F16_AS_BF16" in src.read_text():
+            _reencode_file(spv)
         meta.write_text(json.dumps({"bindings": got[1]}))
     else:
         spv.unlink(missing_ok=True)

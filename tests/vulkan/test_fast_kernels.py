@@ -79,6 +79,31 @@ def test_cooperative_path_selected_by_device_features(vk):
         assert not MF.coop_available(rt)  # lavapipe: the portable twin runs
 
 
+def test_optional_extension_features_are_reported(vk):
+    """VK_NV_cooperative_matrix2 and VK_KHR_shader_bfloat16 features come through raw structs: every name is
+    reported, and the paths that need them follow them."""
+    from grilly.core.backend.vulkan import device as D
+    from grilly.core.backend.vulkan.kernels import attention as KA
+
+    rt = vk.rt
+    for _, _, names in D.OPTIONAL_EXTENSIONS:
+        assert all(isinstance(rt.features.get(n), bool) for n in names)
+    bf16 = MF.coop_available(rt) and rt.features["shaderBFloat16CooperativeMatrix"] and rt.features["shaderBFloat16Type"]
+    assert MF.coop_bf16_available(rt) == bool(bf16)
+    cm2 = all(rt.features.get(f) for f in KA.CM2_FEATURES) and rt.subgroup_size == 32 and MF.coop_available(rt)
+    assert KA.use_cm2_forward(rt, "f16", 64) == (cm2 and rt.info.api >= (1 << 22 | 3 << 12))
+    assert not KA.use_cm2_forward(rt, "f32", 64) and not KA.use_cm2_forward(rt, "f16", 80)
+
+
+def test_raw_feature_struct_layout():
+    from grilly.core.backend.vulkan import device as D
+    from grilly.core.backend.vulkan._vk import ffi
+
+    words = D._raw_struct(1000141000, 3, [True, False, True])
+    assert list(words) == [1000141000, 0, 0, 0, 1, 0, 1]
+    assert ffi.sizeof(words) == 28
+
+
 def test_kernel_plan():
     f32, f16, bf16 = np.float32, np.float16, ml_dtypes.bfloat16
     row = lambda m, k: (m * k, k, 1)  # noqa: E731  (batch, row, column) strides of a row-major m x k operand
@@ -88,6 +113,8 @@ def test_kernel_plan():
     assert MF.plan(f32, f32, 1, 256, 256, 64, row(256, 64), row(64, 256), True) == ("simt", "r", "r")
     assert MF.plan(f32, f32, 1, 256, 256, 64, row(256, 64), row(64, 256), True, "fastest") == ("coop", "r", "r")
     assert MF.plan(bf16, bf16, 1, 256, 256, 64, row(256, 64), col(64, 256), True) == ("simt", "r", "c")
+    assert MF.plan(bf16, bf16, 1, 256, 256, 64, row(256, 64), col(64, 256), True, None, True) == ("coop", "r", "c")
+    assert MF.plan(bf16, f32, 1, 256, 256, 64, row(256, 64), row(64, 256), True, None, True) == ("coop", "r", "r")
     assert MF.plan(f16, f32, 1, 256, 256, 64, row(256, 64), row(64, 256), False) == ("simt", "r", "r")
     assert MF.plan(f32, f32, 1, 256, 256, 63, row(256, 63), row(63, 256), False) == ("portable",)
     assert MF.plan(np.int32, np.int32, 1, 256, 256, 64, row(256, 64), row(64, 256), True) == ("portable",)

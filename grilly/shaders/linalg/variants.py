@@ -1,6 +1,7 @@
 """Fast matmul variants (read by scripts/compile_shaders.py).
 
 matmul_coopmat_f16_{out}_{la}{lb}: float16 operands on cooperative matrices, float32 accumulation.
+matmul_coopmat_bf16_{out}_{la}{lb}: the same module with its 16-bit float type re-encoded as bfloat16.
 matmul_simt_{in}_{out}_{la}{lb}: float32 arithmetic with 4-vector loads (the portable fast GEMM).
 la / lb say which dimension of A / B is contiguous: r (k of A, n of B) or c (m of A, k of B).
 """
@@ -20,10 +21,15 @@ def variants(h):
             for o in ("f16", "f32"):
                 out.append((f"matmul_coopmat_f16_{o}_{la}{lb}", "linalg/matmul_coopmat.comp",
                             h.dtype_defines("O", o) | _lay(la, lb)))
+                bo = "bf16" if o == "f16" else o
+                out.append((f"matmul_coopmat_bf16_{bo}_{la}{lb}", "linalg/matmul_coopmat.comp",
+                            h.dtype_defines("O", o) | _lay(la, lb) | {"REENCODE_F16_AS_BF16": "1"}))
             for a in h.FLOATS:
                 for o in sorted({a, "f32"}):
                     vt, v2f = VEC[a]
-                    defs = h.dtype_defines("A", a) | h.dtype_defines("O", o) | _lay(la, lb)
+                    # BK 16 where neither operand's loads are transposed into shared memory (faster on an H100)
+                    defs = h.dtype_defines("A", a) | h.dtype_defines("O", o) | _lay(la, lb) | {
+                        "SIMT_BK": "16" if (la, lb) == ("c", "r") else "8"}
                     out.append((f"matmul_simt_{a}_{o}_{la}{lb}", "linalg/matmul_simt.comp",
                                 defs | {"A_VT": vt, "A_V2F(v)": v2f}))
     return out

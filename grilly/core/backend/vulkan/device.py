@@ -65,7 +65,7 @@ def create_instance(validation: bool):
         applicationVersion=1,
         pEngineName="grilly",
         engineVersion=1,
-        apiVersion=vk.VK_MAKE_VERSION(1, 2, 0),
+        apiVersion=vk.VK_MAKE_VERSION(1, 3, 0),
     )
     layers, exts = [], []
     if validation:
@@ -127,7 +127,9 @@ def _features(pdev) -> dict:
         "scalarBlockLayout": bool(f12.scalarBlockLayout),
         "hostQueryReset": bool(f12.hostQueryReset),
         "shaderBufferInt64Atomics": bool(f12.shaderBufferInt64Atomics),
+        "vulkanMemoryModel": bool(f12.vulkanMemoryModel),
         "cooperativeMatrix": _has_coopmat(pdev),
+        **_optional_features(pdev),
         "pushDescriptor": _has_extension(pdev, PUSH_DESCRIPTOR_EXT),
     }
 
@@ -174,6 +176,56 @@ def _has_coopmat(pdev) -> bool:
     f2 = ffi.new("VkPhysicalDeviceFeatures2*", {"sType": vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, "pNext": cm})
     lib.vkGetPhysicalDeviceFeatures2(pdev, f2)
     return bool(cm.cooperativeMatrix)
+
+
+# Extensions whose feature structs the binding may not know: (extension, sType, feature names in struct order).
+# Each is queried and enabled through a raw struct (sType, pNext, then VkBool32 fields), so only the Vulkan
+# loader and driver need to know them.
+OPTIONAL_EXTENSIONS = (
+    ("VK_NV_cooperative_matrix2", 1000593000,
+     ("cooperativeMatrixWorkgroupScope", "cooperativeMatrixFlexibleDimensions", "cooperativeMatrixReductions",
+      "cooperativeMatrixConversions", "cooperativeMatrixPerElementOperations",
+      "cooperativeMatrixTensorAddressing", "cooperativeMatrixBlockLoads")),
+    ("VK_KHR_shader_bfloat16", 1000141000,
+     ("shaderBFloat16Type", "shaderBFloat16DotProduct", "shaderBFloat16CooperativeMatrix")),
+)
+
+
+def _raw_struct(stype: int, n_bools: int, values=None):
+    """A feature struct as words: sType, padding, an 8-byte pNext, then the VkBool32 fields."""
+    words = ffi.new("uint32_t[]", 4 + n_bools)
+    words[0] = stype
+    for i, v in enumerate(values or ()):
+        words[4 + i] = int(bool(v))
+    return words
+
+
+def _optional_features(pdev) -> dict:
+    """The features of OPTIONAL_EXTENSIONS (all False where the extension is missing)."""
+    out = {}
+    for ext, stype, names in OPTIONAL_EXTENSIONS:
+        vals = [False] * len(names)
+        if _has_extension(pdev, ext):
+            words = _raw_struct(stype, len(names))
+            f2 = ffi.new("VkPhysicalDeviceFeatures2*",
+                         {"sType": vk.VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, "pNext": ffi.cast("void*", words)})
+            lib.vkGetPhysicalDeviceFeatures2(pdev, f2)
+            vals = [bool(words[4 + i]) for i in range(len(names))]
+        out.update(zip(names, vals))
+    return out
+
+
+def _chain_optional(f: dict, head, keep: list) -> list:
+    """Chains the raw structs of the optional extensions the device has after ``head``; returns their names."""
+    exts = []
+    for ext, stype, names in OPTIONAL_EXTENSIONS:
+        if any(f.get(n) for n in names):
+            words = _raw_struct(stype, len(names), [f.get(n) for n in names])
+            ffi.cast("void**", ffi.cast("char*", words) + 8)[0] = head.pNext
+            head.pNext = ffi.cast("void*", words)
+            keep.append(words)
+            exts.append(ext)
+    return exts
 
 
 REQUIRED = (
@@ -236,6 +288,7 @@ def create_device(info: PhysicalInfo, descriptors: bool = False, push_descriptor
             "scalarBlockLayout": 1,
             "hostQueryReset": int(f["hostQueryReset"]),
             "shaderBufferInt64Atomics": int(f["shaderBufferInt64Atomics"]),
+            "vulkanMemoryModel": int(f.get("vulkanMemoryModel", False)),
         },
     )
     f11 = ffi.new(
@@ -269,6 +322,8 @@ def create_device(info: PhysicalInfo, descriptors: bool = False, push_descriptor
                       "cooperativeMatrix": 1})
         f12.pNext = cm
         exts = [ffi.new("char[]", COOPMAT_EXT.encode())]
+    keep: list = []
+    exts += [ffi.new("char[]", e.encode()) for e in _chain_optional(f, f12, keep)]
     if push_descriptors:
         exts.append(ffi.new("char[]", PUSH_DESCRIPTOR_EXT.encode()))
     ext_names = ffi.new("char*[]", exts) if exts else ffi.NULL

@@ -315,7 +315,7 @@ def probe() -> bool:
     if _runtime:
         return True
     try:
-        app = vk.VkApplicationInfo(apiVersion=vk.VK_MAKE_VERSION(1, 2, 0))
+        app = vk.VkApplicationInfo(apiVersion=vk.VK_MAKE_VERSION(1, 3, 0))
         inst = vk.vkCreateInstance(vk.VkInstanceCreateInfo(pApplicationInfo=app), None)
         try:
             return D.select(D.list_devices(inst)) is not None

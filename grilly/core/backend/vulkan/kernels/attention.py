@@ -3,7 +3,8 @@
 The attention kernels are portable (plain fp32 arithmetic, 1-4 invocations per row, K/V tiles in shared memory):
 they run on every device, lavapipe included. Tile sizes are specialization constants picked from the head
 dimension and the device's shared-memory limit. On devices with cooperative matrices, the float16 forward at
-head dims 64 and 128 runs flash_fwd_coop.comp instead (tensor cores for Q K^T and P V).
+head dims 64 and 128 runs flash_fwd_coop.comp instead (tensor cores for Q K^T and P V), or flash_fwd_cm2.comp
+where VK_NV_cooperative_matrix2 keeps the whole online softmax in registers.
 """
 
 from __future__ import annotations
@@ -74,12 +75,30 @@ def _flash_fwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     pc = pack("QQQQQQIIIIIIfIII", q.addr, k.addr, v.addr, o.addr, lse.addr, m.addr, B, H, Sq, Sk, D,
               int(causal), scale, smb, smh, hm)
     reads = (q, k, v) + ((mask,) if mask is not None else ())
+    if use_cm2_forward(rt, c, D):  # the whole online softmax in cooperative-matrix registers
+        rt.dispatch(f"flash_fwd_cm2_f16_d{D}", (), (-(-Sq // FWD_CM2_ROWS[D]), B * H, 1), pc, reads, (o, lse))
+        return [o, lse]
     if use_coop_forward(rt, c, D):  # tensor cores: 64 queries per workgroup of 4 subgroups
         rt.dispatch(f"flash_fwd_coop_f16_d{D}", (), (-(-Sq // 64), B * H, 1), pc, reads, (o, lse))
         return [o, lse]
     ln = lanes("fwd", D)
     rt.dispatch(f"flash_fwd_{c}", _spec(dp4, bc, ln), (-(-Sq // (ATT_WG // ln)), B * H, 1), pc, reads, (o, lse))
     return [o, lse]
+
+
+# Queries per workgroup of flash_fwd_cm2.comp by head dim (4 subgroups of 16 * RB rows; see attention/variants.py).
+FWD_CM2_ROWS = {64: 128, 128: 64}
+CM2_FEATURES = ("cooperativeMatrixReductions", "cooperativeMatrixPerElementOperations",
+                "cooperativeMatrixConversions", "vulkanMemoryModel")
+
+
+def use_cm2_forward(rt, dtype_code: str, D: int) -> bool:
+    """The register-resident forward: float16, head dim 64 or 128, and a Vulkan 1.3 device with
+    VK_NV_cooperative_matrix2's reductions, per-element operations and conversions."""
+    import vulkan as vk
+
+    return (use_coop_forward(rt, dtype_code, D) and rt.info.api >= vk.VK_MAKE_VERSION(1, 3, 0)
+            and all(rt.features.get(f) for f in CM2_FEATURES))
 
 
 def use_coop_forward(rt, dtype_code: str, D: int) -> bool:

@@ -1,6 +1,7 @@
 """dot_general on cooperative matrices (tensor cores) where the device has VK_KHR_cooperative_matrix.
 
-float16 operands always take this path when their layout allows 16-byte loads; float32 operands take it only
+float16 operands always take this path when their layout allows 16-byte loads, bfloat16 operands too where the
+device has bfloat16 cooperative matrices (VK_KHR_shader_bfloat16); float32 operands take it only
 when the caller opts into reduced precision (``precision="fastest"``, ``"float16"``, ``"tensorfloat32"`` or
 ``"bfloat16"``, as in JAX; the operands are then rounded to float16, accumulation stays float32). Its portable
 twin, on every device (lavapipe included), is matmul_simt.comp: float32 arithmetic with 4-vector loads and
@@ -35,6 +36,14 @@ def coop_available(rt) -> bool:
     return bool(rt.features.get("cooperativeMatrix")) and rt.subgroup_size in (32, 64)
 
 
+BF16_FEATURES = ("shaderBFloat16Type", "shaderBFloat16CooperativeMatrix")
+
+
+def coop_bf16_available(rt) -> bool:
+    """Whether bfloat16 cooperative matrices are there too (VK_KHR_shader_bfloat16)."""
+    return coop_available(rt) and all(rt.features.get(k) for k in BF16_FEATURES)
+
+
 def operand_layout(rows: int, cols: int, s_row: int, s_col: int, s_batch: int, batch: int,
                    vec: int = 8) -> str | None:
     """'r' when the column index is contiguous, 'c' when the row index is, with every other stride and the
@@ -59,11 +68,13 @@ def tile_config(batch: int, M: int, N: int, subgroup: int) -> tuple:
 
 
 def coop_matmul(rt, a, b, out, batch: int, M: int, N: int, K: int, sa, sb, la: str, lb: str, spec=None) -> None:
-    """out[z, m, n] = sum_k a[...] b[...] on cooperative matrices (float16 operands, float32 accumulation)."""
-    co = {np.dtype(np.float16): "f16", np.dtype(np.float32): "f32"}[np.dtype(out.dtype)]
+    """out[z, m, n] = sum_k a[...] b[...] on cooperative matrices (float16 or bfloat16 operands, float32
+    accumulation)."""
+    ci = "f16" if np.dtype(a.dtype) == np.float16 else "bf16"
+    co = "f32" if np.dtype(out.dtype) == np.float32 else ci
     spec = spec or tile_config(batch, M, N, rt.subgroup_size)
     BM, BN = spec[1], spec[2]
-    name = f"matmul_coopmat_f16_{co}_{la}{lb}"
+    name = f"matmul_coopmat_{ci}_{co}_{la}{lb}"
     for z0 in range(0, batch, MAX_Z):
         from grilly.core.backend.vulkan.kernels.common import pack
 
@@ -80,7 +91,7 @@ def _to_f16(rt, x):
     return t
 
 
-def plan(dtype, out_dtype, batch, M, N, K, sa, sb, coop: bool, precision=None) -> tuple:
+def plan(dtype, out_dtype, batch, M, N, K, sa, sb, coop: bool, precision=None, coop_bf16: bool = False) -> tuple:
     """Which kernel computes this GEMM: ("coop", la, lb), ("simt", la, lb) or ("portable",).
 
     ``sa`` / ``sb`` are the (batch, row, column) element strides of A (M x K) and B (K x N)."""
@@ -88,7 +99,8 @@ def plan(dtype, out_dtype, batch, M, N, K, sa, sb, coop: bool, precision=None) -
     f16, f32 = np.dtype(np.float16), np.dtype(np.float32)
     if K == 0:
         return ("portable",)
-    if coop and (dt == f16 or (dt == f32 and reduced_precision(precision))) and ot in (f16, f32):
+    half = coop and (dt == f16 or (dt == f32 and reduced_precision(precision))) and ot in (f16, f32)
+    if half or (coop_bf16 and dt.name == "bfloat16" and ot in (dt, f32)):
         la, lb = operand_layout(M, K, sa[1], sa[2], sa[0], batch), operand_layout(K, N, sb[1], sb[2], sb[0], batch)
         if la and lb:
             return ("coop", la, lb)
@@ -131,7 +143,7 @@ def make_dot_general(portable):
         sa = _group_strides(x.shape, dense[0])
         sb = _group_strides(y.shape, dense[1])
         how = ("portable",) if None in sa + sb or np.dtype(x.dtype) != np.dtype(y.dtype) else plan(
-            x.dtype, av.dtype, batch, M, N, K, sa, sb, coop, precision)
+            x.dtype, av.dtype, batch, M, N, K, sa, sb, coop, precision, coop_bf16_available(rt))
         if how[0] == "portable" or not batch * M * N:
             return portable(rt, bufs, out_avals, dimension_numbers=dimension_numbers, precision=precision,
                             preferred_element_type=preferred_element_type)
