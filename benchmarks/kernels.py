@@ -95,35 +95,41 @@ def report(name: str, g_ms: float | None, t_ms: float | None, flops: float = 0.0
 # ---- correctness of the fast paths on this device ----------------------------------------------------------
 
 def check(big: bool = True) -> bool:
+    import itertools
+
+    import ml_dtypes
     import torch
 
     import grilly.lax as lax
     import grilly.numpy as gnp
     from grilly.core.backend.vulkan import get_runtime
-    from grilly.core.backend.vulkan.kernels.matmul_fast import coop_available
+    from grilly.core.backend.vulkan.kernels.attention import use_cm2_forward
+    from grilly.core.backend.vulkan.kernels.matmul_fast import coop_available, coop_bf16_available
 
     rt = get_runtime()
     print(f"device: {rt.info.name}; cooperativeMatrix={rt.features.get('cooperativeMatrix')}; "
-          f"subgroup={rt.subgroup_size}; coop path={coop_available(rt)}; maxShared={rt.limits['maxShared']}")
+          f"subgroup={rt.subgroup_size}; coop path={coop_available(rt)}; bf16 coop={coop_bf16_available(rt)}; "
+          f"cm2 attention={use_cm2_forward(rt, 'f16', 64)}; maxShared={rt.limits['maxShared']}")
     rng = np.random.default_rng(0)
     ok = True
     dn = {"rr": (((2,), (1,)), ((0,), (0,))), "rc": (((2,), (2,)), ((0,), (0,))),
           "cr": (((1,), (1,)), ((0,), (0,))), "cc": (((1,), (2,)), ((0,), (0,)))}
     shapes = [(1, 256, 256, 256), (3, 200, 136, 72), (2, 1000, 520, 264), (1, 4096, 4096, 4096)]
     for (b, m, n, k) in shapes if big else shapes[1:2]:
-        for lay, d in dn.items():
-            a = rng.standard_normal((b, m, k) if lay[0] == "r" else (b, k, m)).astype(np.float16)
-            c = rng.standard_normal((b, k, n) if lay[1] == "r" else (b, n, k)).astype(np.float16)
-            ta, tc = torch.from_numpy(a).float(), torch.from_numpy(c).float()
+        for (dt, dname, tol), (lay, d) in itertools.product(
+                ((np.float16, "f16", 2e-3), (ml_dtypes.bfloat16, "bf16", 1e-2)), dn.items()):
+            a = rng.standard_normal((b, m, k) if lay[0] == "r" else (b, k, m)).astype(np.float32).astype(dt)
+            c = rng.standard_normal((b, k, n) if lay[1] == "r" else (b, n, k)).astype(np.float32).astype(dt)
+            ta, tc = torch.from_numpy(a.astype(np.float32)), torch.from_numpy(c.astype(np.float32))
             ta = ta if lay[0] == "r" else ta.transpose(1, 2)
             tc = tc if lay[1] == "r" else tc.transpose(1, 2)
             want = (ta @ tc).numpy()
             for pet in (None, np.float32):
                 got = np.asarray(lax.dot_general(gnp.asarray(a), gnp.asarray(c), d, preferred_element_type=pet))
                 err = np.abs(got.astype(np.float32) - want).max() / (np.abs(want).max() + 1e-6)
-                good = err < (2e-3 if pet is None else 1e-4)
+                good = err < (tol if pet is None else 1e-4)
                 ok &= bool(good)
-                print(f"  coop GEMM {lay} b{b} {m}x{n}x{k} out={'f16' if pet is None else 'f32'}: "
+                print(f"  coop GEMM {dname} {lay} b{b} {m}x{n}x{k} out={dname if pet is None else 'f32'}: "
                       f"rel err {err:.2e} {'ok' if good else 'FAIL'}")
     a = rng.standard_normal((512, 384)).astype(np.float32)
     c = rng.standard_normal((384, 200)).astype(np.float32)

@@ -88,7 +88,8 @@ def test_optional_extension_features_are_reported(vk):
     rt = vk.rt
     for _, _, names in D.OPTIONAL_EXTENSIONS:
         assert all(isinstance(rt.features.get(n), bool) for n in names)
-    bf16 = MF.coop_available(rt) and rt.features["shaderBFloat16CooperativeMatrix"] and rt.features["shaderBFloat16Type"]
+    f = rt.features
+    bf16 = MF.coop_available(rt) and f["shaderBFloat16CooperativeMatrix"] and f["shaderBFloat16Type"]
     assert MF.coop_bf16_available(rt) == bool(bf16)
     cm2 = all(rt.features.get(f) for f in KA.CM2_FEATURES) and rt.subgroup_size == 32 and MF.coop_available(rt)
     assert KA.use_cm2_forward(rt, "f16", 64) == (cm2 and rt.info.api >= (1 << 22 | 3 << 12))

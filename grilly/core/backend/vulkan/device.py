@@ -128,6 +128,7 @@ def _features(pdev) -> dict:
         "hostQueryReset": bool(f12.hostQueryReset),
         "shaderBufferInt64Atomics": bool(f12.shaderBufferInt64Atomics),
         "vulkanMemoryModel": bool(f12.vulkanMemoryModel),
+        "vulkanMemoryModelDeviceScope": bool(f12.vulkanMemoryModelDeviceScope),
         "cooperativeMatrix": _has_coopmat(pdev),
         **_optional_features(pdev),
         "pushDescriptor": _has_extension(pdev, PUSH_DESCRIPTOR_EXT),
@@ -288,7 +289,9 @@ def create_device(info: PhysicalInfo, descriptors: bool = False, push_descriptor
             "scalarBlockLayout": 1,
             "hostQueryReset": int(f["hostQueryReset"]),
             "shaderBufferInt64Atomics": int(f["shaderBufferInt64Atomics"]),
-            "vulkanMemoryModel": int(f.get("vulkanMemoryModel", False)),
+            # Shaders compiled for the Vulkan memory model (cooperative matrices) use device-scope atomics too.
+            "vulkanMemoryModel": int(f.get("vulkanMemoryModel", False) and f.get("vulkanMemoryModelDeviceScope", False)),
+            "vulkanMemoryModelDeviceScope": int(f.get("vulkanMemoryModelDeviceScope", False)),
         },
     )
     f11 = ffi.new(
