@@ -290,8 +290,8 @@ def create_device(info: PhysicalInfo, descriptors: bool = False, push_descriptor
             "hostQueryReset": int(f["hostQueryReset"]),
             "shaderBufferInt64Atomics": int(f["shaderBufferInt64Atomics"]),
             # Shaders compiled for the Vulkan memory model (cooperative matrices) use device-scope atomics too.
-            "vulkanMemoryModel": int(f.get("vulkanMemoryModel", False) and f.get("vulkanMemoryModelDeviceScope", False)),
-            "vulkanMemoryModelDeviceScope": int(f.get("vulkanMemoryModelDeviceScope", False)),
+            "vulkanMemoryModel": int(bool(f.get("vulkanMemoryModel") and f.get("vulkanMemoryModelDeviceScope"))),
+            "vulkanMemoryModelDeviceScope": int(bool(f.get("vulkanMemoryModelDeviceScope"))),
         },
     )
     f11 = ffi.new(
