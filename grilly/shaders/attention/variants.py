@@ -14,4 +14,8 @@ def variants(h):
     for hd, bc, rb in ((64, 32, 2), (128, 32, 1)):
         out.append((f"flash_fwd_cm2_f16_d{hd}", "attention/flash_fwd_cm2.comp",
                     {"HD": f"{hd}u", "BC": f"{bc}u", "RB": f"{rb}u", "NW": "4u"}))
+    for hd in (64, 128):
+        out.append((f"flash_bwd_dq_cm2_f16_d{hd}", "attention/flash_bwd_dq_cm2.comp", {"HD": f"{hd}u", "BC": "32u"}))
+        out.append((f"flash_bwd_dkdv_cm2_f16_d{hd}", "attention/flash_bwd_dkdv_cm2.comp",
+                    {"HD": f"{hd}u", "BQ": "32u"}))
     return out

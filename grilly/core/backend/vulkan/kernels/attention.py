@@ -4,7 +4,8 @@ The attention kernels are portable (plain fp32 arithmetic, 1-4 invocations per r
 they run on every device, lavapipe included. Tile sizes are specialization constants picked from the head
 dimension and the device's shared-memory limit. On devices with cooperative matrices, the float16 forward at
 head dims 64 and 128 runs flash_fwd_coop.comp instead (tensor cores for Q K^T and P V), or flash_fwd_cm2.comp
-where VK_NV_cooperative_matrix2 keeps the whole online softmax in registers.
+where VK_NV_cooperative_matrix2 keeps the whole online softmax in registers; there the float16 backward runs
+flash_bwd_dq_cm2.comp and flash_bwd_dkdv_cm2.comp (tensor cores for all five products).
 """
 
 from __future__ import annotations
@@ -93,8 +94,8 @@ CM2_FEATURES = ("cooperativeMatrixReductions", "cooperativeMatrixPerElementOpera
 
 
 def use_cm2_forward(rt, dtype_code: str, D: int) -> bool:
-    """The register-resident forward: float16, head dim 64 or 128, and a Vulkan 1.3 device with
-    VK_NV_cooperative_matrix2's reductions, per-element operations and conversions."""
+    """The register-resident kernels (forward, dQ, dK/dV): float16, head dim 64 or 128, and a Vulkan 1.3 device
+    with VK_NV_cooperative_matrix2's reductions, per-element operations and conversions."""
     import vulkan as vk
 
     return (use_coop_forward(rt, dtype_code, D) and rt.info.api >= vk.VK_MAKE_VERSION(1, 3, 0)
@@ -127,14 +128,17 @@ def _flash_bwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     extra = (mask,) if mask is not None else ()
     tail = (B, H, Sq, Sk, D, int(causal), scale, smb, smh, hm)
     pc = pack("QQQQQQQQIIIIIIfIII", q.addr, k.addr, v.addr, do.addr, lse.addr, delta.addr, dq.addr, m.addr, *tail)
+    # The cooperative-matrix kernels take 64 rows (queries for dQ, keys for dK/dV) per workgroup.
+    cm2 = use_cm2_forward(rt, c, D)
+    spec, per_wg = ((), 64) if cm2 else (_spec(dp4, bc, ln), rows)
+    dq_name = f"flash_bwd_dq_cm2_f16_d{D}" if cm2 else f"flash_bwd_dq_{c}"
     if Sq:
-        rt.dispatch(f"flash_bwd_dq_{c}", _spec(dp4, bc, ln), (-(-Sq // rows), B * H, 1), pc,
-                    (q, k, v, do, lse, delta) + extra, (dq,))
+        rt.dispatch(dq_name, spec, (-(-Sq // per_wg), B * H, 1), pc, (q, k, v, do, lse, delta) + extra, (dq,))
     pc = pack("QQQQQQQQQIIIIIIfIII", q.addr, k.addr, v.addr, do.addr, lse.addr, delta.addr, dk.addr, dv.addr,
               m.addr, *tail)
+    kv_name = f"flash_bwd_dkdv_cm2_f16_d{D}" if cm2 else f"flash_bwd_dkdv_{c}"
     if Sk:
-        rt.dispatch(f"flash_bwd_dkdv_{c}", _spec(dp4, bc, ln), (-(-Sk // rows), B * H, 1), pc,
-                    (q, k, v, do, lse, delta) + extra, (dk, dv))
+        rt.dispatch(kv_name, spec, (-(-Sk // per_wg), B * H, 1), pc, (q, k, v, do, lse, delta) + extra, (dk, dv))
     return [dq, dk, dv]
 
 
