@@ -88,7 +88,7 @@ def _flash_fwd(rt, bufs, out_avals, *, causal, scale, has_mask):
 
 
 # Queries per workgroup of flash_fwd_cm2.comp by head dim (4 subgroups of 16 * RB rows; see attention/variants.py).
-FWD_CM2_ROWS = {64: 128, 128: 64}
+FWD_CM2_ROWS = {64: 64, 128: 64}
 CM2_FEATURES = ("cooperativeMatrixReductions", "cooperativeMatrixPerElementOperations",
                 "cooperativeMatrixConversions", "vulkanMemoryModel")
 
