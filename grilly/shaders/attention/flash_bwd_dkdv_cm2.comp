@@ -48,6 +48,11 @@ float prob_t(const in uint32_t row, const in uint32_t col, const in float s, con
     return vis ? exp2(s - l2) : 0.0;
 }
 
+// The same where every query of the block sees every key of the subgroup.
+float prob_t_whole(const in uint32_t row, const in uint32_t col, const in float s, const in uint c0) {
+    return exp2(s - Lse2[c0 + col]);
+}
+
 float minus_delta_t(const in uint32_t row, const in uint32_t col, const in float dp, const in uint c0) {
     return dp - Delta[c0 + col];
 }
@@ -90,6 +95,7 @@ void main() {
             fetch_stats(b, h, i0 + BQ);
         }
         uint qb = cur * 2u * BQ * SK, db = qb + BQ * SK;
+        bool whole = pc.has_mask == 0u && kw + T <= pc.Sk && i0 + BQ <= pc.Sq && (pc.causal == 0u || i0 >= kw + T - 1u);
         if (pc.causal == 0u || i0 + BQ - 1u >= kw) {
             [[unroll]] for (uint j = 0u; j < NQ; ++j) {
                 ACC st = ACC(0.0), dpt = ACC(0.0);
@@ -100,7 +106,10 @@ void main() {
                     st = coopMatMulAdd(ka[d], qt, st);
                     dpt = coopMatMulAdd(va[d], dt, dpt);
                 }
-                coopMatPerElementNV(st, st, prob_t, cur * BQ + j * T, i0 + j * T, kw, mbase);
+                if (whole)
+                    coopMatPerElementNV(st, st, prob_t_whole, cur * BQ + j * T);
+                else
+                    coopMatPerElementNV(st, st, prob_t, cur * BQ + j * T, i0 + j * T, kw, mbase);
                 MAT_A pa = MAT_A(st);
                 coopMatPerElementNV(dpt, dpt, minus_delta_t, cur * BQ + j * T);
                 [[unroll]] for (uint i = 0u; i < st.length(); ++i) st[i] *= dpt[i];

@@ -30,8 +30,9 @@ float prob(const in uint32_t row, const in uint32_t col, const in float s, const
     return vis ? exp2(s - l2) : 0.0;
 }
 
-float minus_delta(const in uint32_t row, const in uint32_t col, const in float dp, const in uint r0) {
-    return dp - Delta[r0 + row];
+// Row r0 + row's lse * log2 e (which 0) or delta (which 1), to build replicated per-row matrices.
+float row_stat(const in uint32_t row, const in uint32_t col, const in float x, const in uint r0, const in uint which) {
+    return which == 0u ? Lse2[r0 + row] : Delta[r0 + row];
 }
 
 void main() {
@@ -47,7 +48,7 @@ void main() {
     }
     if (tid < BR) {
         uint r = (b * pc.H + h) * pc.Sq + min(q0 + tid, pc.Sq - 1u);
-        Lse2[tid] = q0 + tid < pc.Sq ? pc.lse.d[r] * LOG2E : -F_INF;
+        Lse2[tid] = q0 + tid < pc.Sq ? pc.lse.d[r] * LOG2E : F_INF;  // rows past Sq: P = 0
         Delta[tid] = pc.delta.d[r];
     }
     barrier();
@@ -56,8 +57,10 @@ void main() {
         coopMatLoad(qa[d], KVs, (w * T) * SK + d * 2u, SK, gl_CooperativeMatrixLayoutRowMajor);
         coopMatLoad(da[d], KVs, (BR + w * T) * SK + d * 2u, SK, gl_CooperativeMatrixLayoutRowMajor);
     }
-    ACC dq[ND];
+    ACC dq[ND], lmat, dmat;
     [[unroll]] for (uint d = 0u; d < ND; ++d) dq[d] = ACC(0.0);
+    coopMatPerElementNV(lmat, ACC(0.0), row_stat, w * T, 0u);
+    coopMatPerElementNV(dmat, ACC(0.0), row_stat, w * T, 1u);
     uint kend = pc.causal != 0u ? min(pc.Sk, q0 + BR) : pc.Sk;
     fetch_pair(pc.k, pc.v, b, h, 0u, pc.Sk, BC);
     barrier();  // every subgroup has its operands before the first tiles overwrite Q and dO
@@ -68,6 +71,8 @@ void main() {
         bool more = k0 + BC < kend;
         if (more) fetch_pair(pc.k, pc.v, b, h, k0 + BC, pc.Sk, BC);
         uint kb = cur * 2u * BC * SK, vb = kb + BC * SK;
+        // A tile every query of the subgroup sees whole needs no per-element visibility test.
+        bool whole = pc.has_mask == 0u && k0 + BC <= pc.Sk && (pc.causal == 0u || k0 + BC <= qw + 1u);
         if (pc.causal == 0u || k0 <= qw + T - 1u) {
             [[unroll]] for (uint j = 0u; j < NC; ++j) {
                 ACC s = ACC(0.0), dp = ACC(0.0);
@@ -78,9 +83,12 @@ void main() {
                     s = coopMatMulAdd(qa[d], kt, s);
                     dp = coopMatMulAdd(da[d], vt, dp);
                 }
-                coopMatPerElementNV(s, s, prob, w * T, qw, k0 + j * T, mbase);
-                coopMatPerElementNV(dp, dp, minus_delta, w * T);
-                [[unroll]] for (uint i = 0u; i < s.length(); ++i) s[i] *= dp[i];
+                if (whole) {
+                    [[unroll]] for (uint i = 0u; i < s.length(); ++i) s[i] = exp2(s[i] - lmat[i]);
+                } else {
+                    coopMatPerElementNV(s, s, prob, w * T, qw, k0 + j * T, mbase);
+                }
+                [[unroll]] for (uint i = 0u; i < s.length(); ++i) s[i] *= dp[i] - dmat[i];
                 MAT_A dsa = MAT_A(s);
                 [[unroll]] for (uint d = 0u; d < ND; ++d) {
                     MAT_B kr;
