@@ -1,14 +1,14 @@
 #version 460
 // compiler: glslang
 // target: vulkan1.3 (SPIR-V 1.6, which GL_NV_cooperative_matrix2 needs)
-// Flash attention backward, dK and dV, float16 on cooperative matrices: a workgroup takes 64 keys of one
-// (batch, head), 16 per subgroup, and streams Q, dO and the query statistics in tiles of BQ queries. Everything
+// Flash attention backward, dK and dV, float16 on cooperative matrices: a workgroup takes 16 keys per subgroup of one
+// (batch, head), and streams Q, dO and the query statistics in tiles of BQ queries. Everything
 // is computed transposed (keys as rows), so K and V stay A operands: per 16 x 16 block S^T = K Q^T and
 // dP^T = V dO^T; P^T = exp2(S^T - lse) and dS^T = P^T * (dP^T - delta) come from per-element operations that
 // read each column's (query's) statistics from shared memory; dV += P^T dO and dK += dS^T Q. Q is pre-scaled
 // by scale * log2 e, so dK = scale * dS^T Q is the accumulated sum times ln 2. Defines: HD, BQ.
-#define BK 64u
 #include "flash_cm2.glsl"
+const uint BK = NW * T;
 layout(push_constant, scalar) uniform PC {
     InV q; InV k; InV v; InV dout; FBuf lse; FBuf delta; OutV dk; OutV dv; MBuf mask;
     uint B; uint H; uint Sq; uint Sk; uint D; uint causal; float scale; uint smb; uint smh; uint has_mask;

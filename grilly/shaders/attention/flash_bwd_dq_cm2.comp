@@ -1,13 +1,13 @@
 #version 460
 // compiler: glslang
 // target: vulkan1.3 (SPIR-V 1.6, which GL_NV_cooperative_matrix2 needs)
-// Flash attention backward, dQ, float16 on cooperative matrices: a workgroup takes 64 queries of one (batch,
-// head), 16 per subgroup, and streams K and V in tiles of BC keys. Per 16 x 16 block, S = Q K^T and
+// Flash attention backward, dQ, float16 on cooperative matrices: a workgroup takes 16 queries per subgroup of one
+// (batch, head), and streams K and V in tiles of BC keys. Per 16 x 16 block, S = Q K^T and
 // dP = dO V^T; P = exp2(S - lse) and dS = P * (dP - delta) come from per-element operations that read each
 // row's statistics from shared memory; dQ += dS K. dQ = scale * dS K with Q pre-scaled by scale * log2 e.
 // delta = rowsum(dO * O) comes from flash_bwd_delta. Defines: HD, BC (multiples of 16).
-#define BR 64u
 #include "flash_cm2.glsl"
+const uint BR = NW * T;
 layout(push_constant, scalar) uniform PC {
     InV q; InV k; InV v; InV dout; FBuf lse; FBuf delta; OutV dq; MBuf mask;
     uint B; uint H; uint Sq; uint Sk; uint D; uint causal; float scale; uint smb; uint smh; uint has_mask;

@@ -1,5 +1,5 @@
 // Shared by the float16 flash-attention kernels on VK_NV_cooperative_matrix2 (see flash_fwd_cm2.comp): 16 x 16
-// blocks, 4 subgroups of 32, tiles of (B, S, H, HD) float16 arrays staged in the shared array TILES (16-byte
+// blocks, NW subgroups of 32 (4 unless defined), tiles of (B, S, H, HD) float16 arrays staged in the shared array TILES (16-byte
 // vectors, rows padded to SK vectors), and the next pair of tiles fetched into registers ahead of its use.
 // The including kernel defines HD, then declares `pc` (with H), `shared uvec4 TILES[]` and NPRE and includes
 // flash_cm2_tiles.glsl.
@@ -10,7 +10,10 @@
 #extension GL_EXT_control_flow_attributes : enable
 #define WG 1
 #include "../include/common.glsl"
-const uint NW = 4u, WGS = 32u * NW, T = 16u;
+#ifndef NW
+#define NW 4u
+#endif
+const uint WGS = 32u * NW, T = 16u;  // NW subgroups of 32
 layout(local_size_x = WGS) in;
 const uint SK = (HD + 8u) / 8u;  // row stride of a staged tile, in 16-byte vectors
 const uint ND = HD / T;          // 16-wide chunks of the head dim

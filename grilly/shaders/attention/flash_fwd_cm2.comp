@@ -9,7 +9,7 @@
 // conversion: nothing but the K and V tiles passes through shared memory. A workgroup of NW subgroups takes
 // NW * RS queries of one (batch, head), each subgroup RS = 16 * RB of them; K and V tiles of BC keys are
 // shared and double-buffered, the next pair fetched into registers during the current pair's math. Defines: HD
-// (head dim, a multiple of 16), BC (keys per tile, a multiple of 16), RB.
+// (head dim, a multiple of 16), BC (keys per tile, a multiple of 16), RB, NW.
 #include "flash_cm2.glsl"
 const uint RS = 16u * RB, BR = NW * RS;
 const uint NC = BC / T;              // 16-key blocks of a tile
@@ -18,9 +18,10 @@ layout(push_constant, scalar) uniform PC {
     InV q; InV k; InV v; OutV o; FBuf lse; MBuf mask;
     uint B; uint H; uint Sq; uint Sk; uint D; uint causal; float scale; uint smb; uint smh; uint has_mask;
 } pc;
-// The Q tile, then two buffers of K and V tiles, then the output staging.
-shared uvec4 KVs[max(4u * BC * SK, BR * SK)];
-shared float Stat[NW * 2u * T * T];  // per subgroup: one 16 x 16 block of row maxima and of row sums
+// The Q tile, then two buffers of K and V tiles, then the output staging followed by the row statistics (per
+// subgroup one 16 x 16 block of row maxima and one of row sums, at vector STAT).
+const uint STAT = BR * SK;
+shared uvec4 KVs[max(4u * BC * SK, STAT + NW * T * T / 2u)];
 #define TILES KVs
 const uint NPRE = (2u * BC * (HD / 8u) + WGS - 1u) / WGS;
 #include "flash_cm2_tiles.glsl"
@@ -130,13 +131,14 @@ void main() {
             coopMatStore(oh, KVs, (w * RS + r * T) * SK + d * 2u, SK, gl_CooperativeMatrixLayoutRowMajor);
         }
         // The log-sum-exp of each row, from column 0 of the replicated statistics.
-        coopMatStore(m[r], Stat, w * 2u * T * T, T, gl_CooperativeMatrixLayoutRowMajor);
-        coopMatStore(l[r], Stat, (w * 2u + 1u) * T * T, T, gl_CooperativeMatrixLayoutRowMajor);
+        coopMatStore(m[r], KVs, STAT + w * T * T / 2u, T / 4u, gl_CooperativeMatrixLayoutRowMajor);
+        coopMatStore(l[r], KVs, STAT + w * T * T / 2u + T * T / 4u, T / 4u, gl_CooperativeMatrixLayoutRowMajor);
         subgroupMemoryBarrierShared();
         subgroupBarrier();
         uint lane = gl_SubgroupInvocationID, qi = qw + r * T + lane;
         if (lane < T && qi < pc.Sq) {
-            float mi = Stat[w * 2u * T * T + lane * T], li = Stat[(w * 2u + 1u) * T * T + lane * T];
+            uint sv = STAT + w * T * T / 2u + lane * (T / 4u);  // column 0 of row `lane`
+            float mi = uintBitsToFloat(KVs[sv].x), li = uintBitsToFloat(KVs[sv + T * T / 4u].x);
             pc.lse.d[(b * pc.H + h) * pc.Sq + qi] = li > 0.0 ? (mi + log2(li)) * LN2 : -F_INF;
         }
         subgroupBarrier();

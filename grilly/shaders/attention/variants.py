@@ -9,12 +9,12 @@ def variants(h):
     out = [(f"{k}_{c}", f"attention/{k}.comp", h.dtype_defines("A", c)) for c in h.FLOATS for k in KERNELS]
     for hd, bc in ((64, 64), (128, 32)):
         out.append((f"flash_fwd_coop_f16_d{hd}", "attention/flash_fwd_coop.comp", {"HD": f"{hd}u", "BC": f"{bc}u"}))
-    # (head dim, keys per tile, 16-row blocks per subgroup): the fastest of sweeps on an H100 (more row blocks
-    # spill registers; 16-key tiles and no prefetch are slower; at D64, 32-key tiles with 2 row blocks are 3%
-    # slower)
-    for hd, bc, rb in ((64, 64, 1), (128, 32, 1)):
+    # (head dim, keys per tile, 16-row blocks per subgroup, subgroups): the fastest of sweeps on an H100 (more
+    # row blocks spill registers; 16-key tiles and no prefetch are slower; at D64, 8 subgroups sharing each K/V
+    # tile take 28% less time than 4; at D128, 8 subgroups' tiles do not fit in 48 KiB of shared memory)
+    for hd, bc, rb, nw in ((64, 64, 1, 8), (128, 32, 1, 4)):
         out.append((f"flash_fwd_cm2_f16_d{hd}", "attention/flash_fwd_cm2.comp",
-                    {"HD": f"{hd}u", "BC": f"{bc}u", "RB": f"{rb}u"}))
+                    {"HD": f"{hd}u", "BC": f"{bc}u", "RB": f"{rb}u", "NW": f"{nw}u"}))
     for hd in (64, 128):  # 32-row tiles: 16 and 64 were 3-30% slower on an H100
         out.append((f"flash_bwd_dq_cm2_f16_d{hd}", "attention/flash_bwd_dq_cm2.comp", {"HD": f"{hd}u", "BC": "32u"}))
         out.append((f"flash_bwd_dkdv_cm2_f16_d{hd}", "attention/flash_bwd_dkdv_cm2.comp",

@@ -87,8 +87,9 @@ def _flash_fwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     return [o, lse]
 
 
-# Queries per workgroup of flash_fwd_cm2.comp by head dim (4 subgroups of 16 * RB rows; see attention/variants.py).
-FWD_CM2_ROWS = {64: 64, 128: 64}
+# Queries per workgroup of flash_fwd_cm2.comp by head dim (NW subgroups of 16 * RB rows; see attention/variants.py).
+FWD_CM2_ROWS = {64: 128, 128: 64}
+BWD_CM2_ROWS = 64  # queries per workgroup of the dQ kernel, keys of the dK/dV kernel (4 subgroups of 16)
 CM2_FEATURES = ("cooperativeMatrixReductions", "cooperativeMatrixPerElementOperations",
                 "cooperativeMatrixConversions", "vulkanMemoryModel")
 
@@ -128,9 +129,8 @@ def _flash_bwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     extra = (mask,) if mask is not None else ()
     tail = (B, H, Sq, Sk, D, int(causal), scale, smb, smh, hm)
     pc = pack("QQQQQQQQIIIIIIfIII", q.addr, k.addr, v.addr, do.addr, lse.addr, delta.addr, dq.addr, m.addr, *tail)
-    # The cooperative-matrix kernels take 64 rows (queries for dQ, keys for dK/dV) per workgroup.
     cm2 = use_cm2_forward(rt, c, D)
-    spec, per_wg = ((), 64) if cm2 else (_spec(dp4, bc, ln), rows)
+    spec, per_wg = ((), BWD_CM2_ROWS) if cm2 else (_spec(dp4, bc, ln), rows)
     dq_name = f"flash_bwd_dq_cm2_f16_d{D}" if cm2 else f"flash_bwd_dq_{c}"
     if Sq:
         rt.dispatch(dq_name, spec, (-(-Sq // per_wg), B * H, 1), pc, (q, k, v, do, lse, delta) + extra, (dq,))
