@@ -15,6 +15,7 @@ import struct
 from pathlib import Path
 
 from grilly.core.backend.vulkan._vk import check, ffi, lib, vk
+from grilly.core.backend.vulkan.spirv_info import shared_bytes
 from grilly.core.errors import BackendError
 
 SPV_DIR = Path(__file__).resolve().parents[3] / "shaders" / "spv"
@@ -73,6 +74,7 @@ class Pipelines:
         check(lib.vkCreatePipelineCache(self.dev, cinfo, ffi.NULL, pcache), "vkCreatePipelineCache")
         self.cache = pcache[0]
         self.modules: dict[str, object] = {}
+        self.code: dict[str, bytes] = {}
         self.pipelines: dict[tuple, object] = {}
         self.desc_layouts: dict[str, tuple] = {}
         self.created = 0
@@ -95,6 +97,7 @@ class Pipelines:
             pm = ffi.new("VkShaderModule*")
             check(lib.vkCreateShaderModule(self.dev, minfo, ffi.NULL, pm), "vkCreateShaderModule")
             m = self.modules[name] = pm[0]
+            self.code[name] = code
         return m
 
     def get(self, name: str, spec: tuple = ()):
@@ -107,6 +110,10 @@ class Pipelines:
 
     def _create(self, name: str, spec: tuple, layout=None):
         module = self._module(name)
+        need, limit = shared_bytes(self.code[name], spec), self.rt.limits["maxShared"]
+        if need is not None and need > limit:
+            raise BackendError(f"kernel '{name}' (specialization {spec}) needs {need} bytes of shared memory; "
+                               f"this device allows {limit}")
         keep = []
         sinfo = ffi.NULL
         if spec:
