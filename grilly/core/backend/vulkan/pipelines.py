@@ -86,19 +86,23 @@ class Pipelines:
                 code = (SPV_DIR / f"{name}.spv").read_bytes()
             except OSError:
                 raise BackendError(f"no compiled kernel '{name}' (run scripts/compile_shaders.py)") from None
-            minfo = ffi.new(
-                "VkShaderModuleCreateInfo*",
-                {
-                    "sType": vk.VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
-                    "codeSize": len(code),
-                    "pCode": ffi.cast("uint32_t*", ffi.from_buffer(code)),
-                },
-            )
-            pm = ffi.new("VkShaderModule*")
-            check(lib.vkCreateShaderModule(self.dev, minfo, ffi.NULL, pm), "vkCreateShaderModule")
-            m = self.modules[name] = pm[0]
-            self.code[name] = code
+            m = self.add_module(name, code)
         return m
+
+    def add_module(self, name: str, code: bytes):
+        """Creates the shader module of kernel ``name`` from its SPIR-V (kept for the shared-memory check)."""
+        minfo = ffi.new(
+            "VkShaderModuleCreateInfo*",
+            {
+                "sType": vk.VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
+                "codeSize": len(code),
+                "pCode": ffi.cast("uint32_t*", ffi.from_buffer(code)),
+            },
+        )
+        pm = ffi.new("VkShaderModule*")
+        check(lib.vkCreateShaderModule(self.dev, minfo, ffi.NULL, pm), "vkCreateShaderModule")
+        self.modules[name], self.code[name] = pm[0], code
+        return pm[0]
 
     def get(self, name: str, spec: tuple = ()):
         """The pipeline of kernel ``name`` with specialization constants ``spec`` (uint32 / int32 values)."""

@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grilly.core.backend.vulkan._vk import check, ffi, lib, vk
 from grilly.core.backend.vulkan.kernels.common import WG, pack, size
 from grilly.core.fusion import compile_vm
 
@@ -26,18 +25,7 @@ def ensure_modules(rt) -> None:
         key = f"jit_{name}"
         if key in pipes.modules:
             continue
-        code = (HERE / "spv" / f"{key}.spv").read_bytes()
-        minfo = ffi.new(
-            "VkShaderModuleCreateInfo*",
-            {
-                "sType": vk.VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
-                "codeSize": len(code),
-                "pCode": ffi.cast("uint32_t*", ffi.from_buffer(code)),
-            },
-        )
-        pm = ffi.new("VkShaderModule*")
-        check(lib.vkCreateShaderModule(pipes.dev, minfo, ffi.NULL, pm), "vkCreateShaderModule")
-        pipes.modules[key] = pm[0]
+        pipes.add_module(key, (HERE / "spv" / f"{key}.spv").read_bytes())
 
 
 def _code_buffer(program, rt):
