@@ -91,7 +91,7 @@ def _flash_fwd(rt, bufs, out_avals, *, causal, scale, has_mask):
 FWD_CM2_ROWS = {64: 128, 128: 64}
 BWD_CM2_ROWS = 64  # queries per workgroup of the dQ kernel, keys of the dK/dV kernel (4 subgroups of 16)
 CM2_FEATURES = ("cooperativeMatrixReductions", "cooperativeMatrixPerElementOperations",
-                "cooperativeMatrixConversions", "vulkanMemoryModel")
+                "cooperativeMatrixConversions", "vulkanMemoryModel", "vulkanMemoryModelDeviceScope")
 
 
 def use_cm2_forward(rt, dtype_code: str, D: int) -> bool:
