@@ -131,6 +131,7 @@ class Runtime:
             self.device_pool if self.unified else Pool(self, hti, heaps[hheap], True, "staging memory")
         )
         self.pinned_bytes = 0  # staging memory held by downloaded arrays (_PinnedBytes)
+        self.on_finish: list = []  # callables(rt) run when reclaim(wait=True) has finished all work
         self.pipelines = Pipelines(self)
         self._pipelines = self.pipelines.pipelines  # (name, spec) -> pipeline, read directly per dispatch
         self.layout = self.pipelines.layout
@@ -165,9 +166,8 @@ class Runtime:
         """Return ranges whose last use has finished; with ``wait``, finish all work and trim empty blocks."""
         if wait:
             self.stream.finish()
-            replay = sys.modules.get("grilly.core.backend.vulkan.jit.replay")
-            if replay is not None:  # what dead jit recordings kept until the GPU was done with them
-                replay._bury(self)
+            for hook in self.on_finish:  # e.g. what dead jit recordings kept until the GPU was done with them
+                hook(self)
         done = self.stream.poll()
         for v in [v for v in self.deferred if v <= done]:
             for pool, block, offset, nbytes in self.deferred.pop(v):

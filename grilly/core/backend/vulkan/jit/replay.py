@@ -56,6 +56,7 @@ def _command_pool(rt):
         p = ffi.new("VkCommandPool*")
         check(lib.vkCreateCommandPool(rt.device, info, ffi.NULL, p), "vkCreateCommandPool")
         pool = _pools[id(rt)] = p[0]
+        rt.on_finish.append(_bury)  # a full reclaim also lets go of what dead recordings kept
     return pool
 
 
