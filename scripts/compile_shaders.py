@@ -322,6 +322,7 @@ def sort_variants() -> list:
 # Families other than elementwise register their variants here: template path -> list of variants.
 EXTRA: list = [
     *bits_variants("copy/strided.comp", "copy_strided"),
+    *bits_variants("copy/transpose.comp", "copy_transpose"),
     *dtype_variants("copy/iota.comp", "iota", ALL),
     *reduce_variants(),
     *matmul_variants(),

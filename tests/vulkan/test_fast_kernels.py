@@ -135,6 +135,28 @@ def test_simt_gemm_odd_shapes(run, rng, dtype, dn):
         np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), atol=tol, rtol=tol)
 
 
+@pytest.mark.parametrize("dn", [NN, NT, TN, (((1,), (2,)), ((0,), (0,)))])
+def test_simt_gemm_transposes_operands_first(run, rng, dn, monkeypatch):
+    """Large products move A to column-major and B to row-major through the tiled transpose before the SIMT
+    kernel (thresholds lowered here so that odd shapes take that path)."""
+    monkeypatch.setattr(MF, "TRANSPOSE_MIN", 64)
+    monkeypatch.setattr(MF, "TRANSPOSE_MIN_K", 8)
+    from grilly.core.backend.vulkan.kernels import structural
+
+    calls = []
+    real = structural.transpose_matrices
+    monkeypatch.setattr(structural, "transpose_matrices", lambda *a: calls.append(a[3:]) or real(*a))
+    b, m, n, k = 2, 132, 100, 76
+    (lc, rc), _ = dn
+    a = rng.standard_normal((b, m, k) if lc == (2,) else (b, k, m)).astype(np.float32)
+    c = rng.standard_normal((b, k, n) if rc == (1,) else (b, n, k)).astype(np.float32)
+    (got,), (want,) = run(dot_general_p, a, c, dimension_numbers=dn)
+    np.testing.assert_allclose(got, want, atol=2e-5 * np.sqrt(k), rtol=2e-5 * np.sqrt(k))
+    # A row-major (k contiguous) is transposed, B column-major (k contiguous) too
+    expect = ([(b, m, k)] if lc == (2,) else []) + ([(b, n, k)] if rc == (2,) else [])
+    assert calls == expect
+
+
 # ---- attention kernels against the NumPy reference ----------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, ml_dtypes.bfloat16])

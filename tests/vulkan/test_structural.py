@@ -33,6 +33,20 @@ def test_transpose_large(run, rng):
     _eq(run(S.transpose_p, rng.standard_normal((301, 233)).astype(np.float32), permutation=(1, 0)))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int8, np.int64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("shape,perm", [((65, 33), (1, 0)), ((3, 97, 40), (0, 2, 1)), ((2, 2, 31, 70), (0, 1, 3, 2)),
+                                        ((6, 5, 36), (2, 0, 1)), ((1, 40, 3), (0, 2, 1))])
+def test_tiled_transpose(run, rng, monkeypatch, dtype, shape, perm):
+    """Matrix transposes (batched, merged dims, partial 32 x 32 tiles) take the tiled shared-memory kernel."""
+    from grilly.core.backend.vulkan.kernels import structural
+
+    calls = []
+    real = structural.transpose_matrices
+    monkeypatch.setattr(structural, "transpose_matrices", lambda *a: calls.append(a[3:]) or real(*a))
+    _eq(run(S.transpose_p, (rng.standard_normal(shape) * 50).astype(dtype), permutation=perm))
+    assert len(calls) == 1
+
+
 def test_broadcast_in_dim(run, x):
     _eq(run(S.broadcast_in_dim_p, x[:, :1, :], shape=(2, 3, 5, 7), broadcast_dimensions=(1, 2, 3)))
     _eq(run(S.broadcast_in_dim_p, np.float32(3), shape=(4, 3), broadcast_dimensions=()))

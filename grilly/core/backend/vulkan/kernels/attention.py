@@ -15,12 +15,13 @@ import math
 import numpy as np
 
 from grilly.core.aval import ShapedArray
-from grilly.core.backend.vulkan.kernels.common import code, launch, pack, register
+from grilly.core.backend.vulkan.kernels.common import code, pack, register
 from grilly.core.errors import BackendError
 
 FLOATS = ("f32", "f16", "bf16")
 ATT_WG = 256  # invocations per attention workgroup: 256 / LANES rows
 ROW_WG = 256
+DELTA_ROWS = 32  # rows of O per workgroup of flash_bwd_delta.comp (its ROWS)
 # Invocations per row (LANES) by head dim: fewer lanes keep more of a row in registers and read each shared
 # K/V vector once for more rows; the backward keeps four arrays of a row in registers, the forward two.
 FWD_LANES = {64: 1, 128: 2}
@@ -120,8 +121,9 @@ def _flash_bwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     if not B * H * D:
         return [dq, dk, dv]
     delta = rt.empty(ShapedArray((B, H, Sq), np.float32))
-    launch(rt, f"flash_bwd_delta_{c}", B * Sq * H, pack("QQQIIII", o.addr, do.addr, delta.addr, B, Sq, H, D),
-           (o, do), (delta,))
+    if Sq:  # 32 rows of O per workgroup, a subgroup per row
+        rt.dispatch(f"flash_bwd_delta_{c}", (), rt.grid(-(-B * Sq * H // DELTA_ROWS)),
+                    pack("QQQIIII", o.addr, do.addr, delta.addr, B, Sq, H, D), (o, do), (delta,))
     dp4, bc = _tiles(rt, D)
     ln = lanes("bwd", D)
     rows = ATT_WG // ln

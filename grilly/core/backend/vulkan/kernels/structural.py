@@ -9,6 +9,7 @@ from grilly.core.backend.vulkan.kernels.common import bits, code, launch, pack, 
 from grilly.core.errors import BackendError
 
 MAXD = 6
+MAX_Z = 65535  # workgroups along z per dispatch
 
 
 def contiguous_strides(shape) -> list[int]:
@@ -36,6 +37,8 @@ def strided_copy(rt, src, dst, shape, istr, ostr, in_off=0, out_off=0, dyn=None)
     if not n:
         return
     dims = _collapse(shape, istr, ostr)
+    if dyn is None and not in_off and not out_off and _tiled_transpose(rt, src, dst, dims):
+        return
     if len(dims) > MAXD:
         raise BackendError(f"strided copy over {len(dims)} non-mergeable dimensions (the kernel takes {MAXD})")
     pad = MAXD - len(dims)
@@ -46,6 +49,33 @@ def strided_copy(rt, src, dst, shape, istr, ostr, in_off=0, out_off=0, dyn=None)
               out_off, *sh, *ist, *ost)
     reads = (src,) if dyn is None else (src, dyn)
     launch(rt, f"copy_strided_b{bits(dst.dtype)}", n, pc, reads, (dst,))
+
+
+def _tiled_transpose(rt, src, dst, dims) -> bool:
+    """Runs copy_transpose.comp when the copy is a (batched) matrix transpose of contiguous arrays: input (Z, R, C)
+    to output (Z, C, R). Returns whether it did."""
+    if len(dims) == 3:
+        (z, zi, zo), (c, ci, co), (r, ri, ro) = dims
+        if zi != zo or zi != r * c:
+            return False
+    elif len(dims) == 2:
+        z = 1
+        (c, ci, co), (r, ri, ro) = dims
+    else:
+        return False
+    # the output's innermost dim walks the input's rows; its outer one the input's contiguous columns
+    if not (ro == 1 and ri == c and ci == 1 and co == r) or min(r, c) < 2:
+        return False
+    transpose_matrices(rt, src, dst, z, r, c)
+    return True
+
+
+def transpose_matrices(rt, src, dst, Z: int, R: int, C: int) -> None:
+    """dst[z, c, r] = src[z, r, c] for contiguous (Z, R, C) and (Z, C, R) arrays, through 32 x 32 shared tiles."""
+    for z0 in range(0, Z, MAX_Z):
+        pc = pack("QQIII", src.addr, dst.addr, R, C, z0)
+        rt.dispatch(f"copy_transpose_b{bits(dst.dtype)}", (), (-(-C // 32), -(-R // 32), min(MAX_Z, Z - z0)), pc,
+                    (src,), (dst,))
 
 
 def _transpose(rt, bufs, out_avals, *, permutation):
