@@ -6,20 +6,13 @@
 // (a multiple of LANES), 4 LANES (1, 2 or 4).
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
-#define WG 1
-#include "../include/common.glsl"
+#include "flash_io.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint BR = 64;
 layout(constant_id = 2) const uint BC = 32;
 layout(constant_id = 3) const uint DP4 = 16;
 layout(constant_id = 4) const uint LANES = 4;
 const uint NT4 = DP4 / LANES;  // vec4 chunks per lane
-const float LOG2E = 1.4426950408889634;
-const float LN2 = 0.6931471805599453;
-layout(buffer_reference, scalar) readonly buffer InBuf { A_ST d[]; };
-layout(buffer_reference, scalar) writeonly buffer OutBuf { A_ST d[]; };
-layout(buffer_reference, scalar) buffer FBuf { float d[]; };
-layout(buffer_reference, scalar) readonly buffer MBuf { uint8_t d[]; };
 
 float lane_sum(vec4 a) {
     float x = (a.x + a.y) + (a.z + a.w);
@@ -27,9 +20,6 @@ float lane_sum(vec4 a) {
     if (LANES > 2u) x += subgroupShuffleXor(x, 2u);
     return x;
 }
-
-// Element (b, s, h, d) of a (B, S, H, D) array.
-uint at(uint b, uint s, uint h, uint S, uint H, uint D) { return ((b * S + s) * H + h) * D; }
 
 // A row chunk of a (B, S, H, D) array into registers (zero past D or past the sequence).
 void load_row(InBuf x, uint base, bool ok, uint D, uint lane, float mul, out vec4 r[NT4]) {
@@ -54,10 +44,3 @@ void load_row(InBuf x, uint base, bool ok, uint D, uint lane, float mul, out vec
         }                                                                                        \
         TILE[idx] = v;                                                                           \
     }
-
-// Whether query i may attend to key j (a macro: each kernel declares its own push-constant block `pc`).
-#define VISIBLE(b, h, i, j)                                                                               \
-    ((j) < pc.Sk && (i) < pc.Sq && (pc.causal == 0u || (j) <= (i)) &&                                     \
-     (pc.has_mask == 0u || pc.mask.d[(b) * pc.smb + (h) * pc.smh + (i) * pc.Sk + (j)] != uint8_t(0)))
-#define ATTN_SIZES uint B; uint H; uint Sq; uint Sk; uint D; uint causal; float scale; uint smb; uint smh; \
-    uint has_mask

@@ -83,9 +83,28 @@ def _flash_fwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     if use_coop_forward(rt, c, D):  # tensor cores: 64 queries per workgroup of 4 subgroups
         rt.dispatch(f"flash_fwd_coop_f16_d{D}", (), (-(-Sq // 64), B * H, 1), pc, reads, (o, lse))
         return [o, lse]
+    tx = tiled_forward(rt, D)
+    if tx:  # register-tiled: 4 x 4 scores per invocation
+        rt.dispatch(f"flash_fwd_tiled_{c}_x{tx}", (), (-(-Sq // (4 * tx)), B * H, 1), pc, reads, (o, lse))
+        return [o, lse]
     ln = lanes("fwd", D)
     rt.dispatch(f"flash_fwd_{c}", _spec(dp4, bc, ln), (-(-Sq // (ATT_WG // ln)), B * H, 1), pc, reads, (o, lse))
     return [o, lse]
+
+
+TILED_MAX_D = 64  # flash_fwd_tiled.comp pads the head dim to 64
+
+
+def tiled_forward(rt, D: int) -> int:
+    """TX of the register-tiled forward this device runs at head dim D (16: 64 queries per workgroup, 48 KiB of
+    shared memory; 8: 32 queries, 24 KiB), or 0 for the row-per-invocation kernel. A row's TX invocations
+    reduce its max with subgroup shuffles, so TX must not exceed the subgroup size."""
+    if D > TILED_MAX_D:
+        return 0
+    for tx in (16, 8):
+        if rt.subgroup_size >= tx and 3 * 64 * 4 * tx * 4 <= rt.limits["maxShared"]:
+            return tx
+    return 0
 
 
 # Queries per workgroup of flash_fwd_cm2.comp by head dim (NW subgroups of 16 * RB rows; see attention/variants.py).
