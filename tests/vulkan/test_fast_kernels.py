@@ -177,6 +177,32 @@ def test_flash_forward_and_backward(run, rng, dtype, shape, causal):
         np.testing.assert_allclose(g.astype(np.float32), w.astype(np.float32), atol=tol * 4, rtol=tol * 4)
 
 
+@pytest.mark.parametrize("dtype,D,kernel", [(np.float32, 64, "f32v"), (np.float32, 37, "f32"),
+                                             (np.float16, 48, "f16"), (ml_dtypes.bfloat16, 61, "bf16")])
+@pytest.mark.parametrize("causal", [False, True])
+def test_register_tiled_forward(vk, run, rng, monkeypatch, dtype, D, kernel, causal):
+    """Head dims in (32, 64] take the register-tiled forward (4-vector reads for aligned float32 whose head dim
+    is a multiple of 4): many workgroups, partial query and key tiles, a mask, rows that see no key."""
+    from grilly.core.backend.vulkan.kernels import attention as KA
+
+    rt = vk.rt
+    tx = KA.tiled_forward(rt, D)
+    if not tx:
+        pytest.skip("this device runs the row-per-invocation forward")
+    names = []
+    real = rt.dispatch
+    monkeypatch.setattr(rt, "dispatch", lambda name, *a, **k: names.append(name) or real(name, *a, **k))
+    B, Sq, Sk, H = 2, 4 * tx * 3 + 5, 4 * tx * 2 + 3, 3
+    q, k, v = (rng.standard_normal(s).astype(dtype) for s in ((B, Sq, H, D), (B, Sk, H, D), (B, Sk, H, D)))
+    mask = rng.random((B, 1, Sq, Sk)) > 0.2
+    mask[:, :, 3] = False
+    (o, lse), (o_ref, lse_ref) = run(A.flash_attention_p, q, k, v, mask, causal=causal, scale=0.5, has_mask=True)
+    tol = TOL[np.dtype(dtype)] * 10
+    np.testing.assert_allclose(o.astype(np.float32), o_ref.astype(np.float32), atol=tol, rtol=tol)
+    np.testing.assert_allclose(lse, lse_ref, atol=tol, rtol=tol)
+    assert f"flash_fwd_tiled_{kernel}_x{tx}" in names
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, ml_dtypes.bfloat16])
 def test_softmax_layer_norm_kernels(run, rng, dtype):
     x = (rng.standard_normal((7, 300)) * 3).astype(dtype)

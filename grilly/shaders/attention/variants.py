@@ -9,10 +9,11 @@ def variants(h):
     out = [(f"{k}_{c}", f"attention/{k}.comp", h.dtype_defines("A", c)) for c in h.FLOATS for k in KERNELS]
     # the register-tiled portable forward: 16 x 16 invocations (64 queries, 64-key tiles, 48 KiB of shared memory)
     # where subgroups have 16 lanes or more, 8 x 8 (32 x 32, 24 KiB) where they have 8
-    for c in h.FLOATS:
+    # (f32v: float32 read as 4-vectors, for aligned arrays whose head dim is a multiple of 4)
+    for c, vec in [(c, "0") for c in h.FLOATS] + [("f32", "1")]:
         for tx in (16, 8):
-            out.append((f"flash_fwd_tiled_{c}_x{tx}", "attention/flash_fwd_tiled.comp",
-                        h.dtype_defines("A", c) | {"TX": f"{tx}u", "TY": f"{tx}u"}))
+            out.append((f"flash_fwd_tiled_{c}{'v' if vec == '1' else ''}_x{tx}", "attention/flash_fwd_tiled.comp",
+                        h.dtype_defines("A", c) | {"TX": f"{tx}u", "TY": f"{tx}u", "VEC": vec}))
     for hd, bc in ((64, 64), (128, 32)):
         out.append((f"flash_fwd_coop_f16_d{hd}", "attention/flash_fwd_coop.comp", {"HD": f"{hd}u", "BC": f"{bc}u"}))
     # (head dim, keys per tile, 16-row blocks per subgroup, subgroups): the fastest of sweeps on an H100 (more
