@@ -152,8 +152,18 @@ def check(big: bool = True) -> bool:
         good = err < (1e-5 if prec is None else 3e-3)
         ok &= bool(good)
         print(f"  fp32 GEMM precision={prec}: rel err {err:.2e} {'ok' if good else 'FAIL'}")
+    for (lay, d), (m, n, k) in itertools.product(dn.items(), ((4096, 2560, 1024), (136, 200, 72))):
+        # float32 SIMT GEMM; the large shape transposes operands into A column-major, B row-major first
+        a = rng.standard_normal((m, k) if lay[0] == "r" else (k, m)).astype(np.float32)
+        c = rng.standard_normal((k, n) if lay[1] == "r" else (n, k)).astype(np.float32)
+        want = (a if lay[0] == "r" else a.T).astype(np.float64) @ (c if lay[1] == "r" else c.T)
+        got = np.asarray(lax.dot_general(gnp.asarray(a[None]), gnp.asarray(c[None]), d))[0]
+        err = np.abs(got - want).max() / np.abs(want).max()
+        good = err < 1e-5
+        ok &= bool(good)
+        print(f"  fp32 GEMM {lay} {m}x{n}x{k}: rel err {err:.2e} {'ok' if good else 'FAIL'}")
     for dt, tol in ((np.float32, 1e-4), (np.float16, 5e-3)):
-        for D in (64, 128, 80):
+        for D in (64, 128, 80, 48, 37):  # (33-64: the register-tiled forward where no cooperative matrices)
             q, k, v = (rng.standard_normal((2, s, 4, D)).astype(dt) for s in ((300, 257, 257) if big else (30, 25, 25)))
             tq, tk, tv = (torch.from_numpy(x).float().transpose(1, 2) for x in (q, k, v))
             for causal in (False, True):

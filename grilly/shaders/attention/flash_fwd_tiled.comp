@@ -45,12 +45,20 @@ vec4 row4(InBuf x, uint b, uint h, uint r, uint S, uint d0) {
 #endif
 }
 
-// K and V rows [k0, k0 + BC) into shared memory. The idx-th 4-vector of a tile is row idx / D4, dims
-// 4 (idx % D4)..: consecutive invocations read consecutive memory.
+// K and V rows [k0, k0 + BC) into shared memory, every load issued before the first store. The idx-th
+// 4-vector of a tile is row idx / D4, dims 4 (idx % D4)..: consecutive invocations read consecutive memory.
+const uint NPRE = BC * D4 / WGS;
 void stage(uint b, uint h, uint k0) {
-    for (uint idx = gl_LocalInvocationID.x; idx < BC * D4; idx += WGS) {
-        KPs[kslot(idx / D4, idx % D4)] = row4(pc.k, b, h, k0 + idx / D4, pc.Sk, (idx % D4) * 4u);
-        Vs[idx] = row4(pc.v, b, h, k0 + idx / D4, pc.Sk, (idx % D4) * 4u);
+    vec4 kr[NPRE], vr[NPRE];
+    [[unroll]] for (uint i = 0u; i < NPRE; ++i) {
+        uint idx = gl_LocalInvocationID.x + WGS * i;
+        kr[i] = row4(pc.k, b, h, k0 + idx / D4, pc.Sk, (idx % D4) * 4u);
+        vr[i] = row4(pc.v, b, h, k0 + idx / D4, pc.Sk, (idx % D4) * 4u);
+    }
+    [[unroll]] for (uint i = 0u; i < NPRE; ++i) {
+        uint idx = gl_LocalInvocationID.x + WGS * i;
+        KPs[kslot(idx / D4, idx % D4)] = kr[i];
+        Vs[idx] = vr[i];
     }
 }
 
