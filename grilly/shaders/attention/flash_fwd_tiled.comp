@@ -5,8 +5,8 @@
 // keys tx + TX j (i, j < 4), and the output of the same rows at head dims 4 (tx + TX v).., so the eight vec4 it
 // reads from shared memory per four dims feed 64 multiply-adds (the row-per-invocation kernel, flash_fwd.comp,
 // reads one per four). Q (scaled by scale * log2 e: the softmax runs in base 2), K and V are staged row-major;
-// K's 4-vectors are swizzled (slot d4 ^ (row % 16)) so that rows read together hit distinct banks. P goes over
-// K's storage key-major (swizzled the same way) once S is done. The running row max is reduced over a row's TX
+// K's 4-vectors are swizzled (flash_tiled.glsl) so that rows read together hit distinct banks. P goes over K's
+// storage key-major (swizzled the same way) once S is done. The running row max is reduced over a row's TX
 // invocations with subgroup shuffles (the host keeps TX within the subgroup size); the row sums stay per
 // invocation until the end. Defines: TX, TY, VEC (1: float32 arrays, 16-byte aligned, head dim a multiple of 4,
 // read as 4-vectors: 8% faster on an H100).
@@ -14,53 +14,13 @@
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_EXT_control_flow_attributes : enable
 #include "flash_io.glsl"
-const uint DP = 64u, BR = 4u * TY, BC = 4u * TX, WGS = TX * TY;
-const uint NV = DP / (4u * TX);        // output vec4s per invocation along the head dim
+const uint BR = 4u * TY, BC = 4u * TX, WGS = TX * TY, HOT = BC;
 layout(local_size_x = WGS) in;
 layout(push_constant, scalar) uniform PC { InBuf q; InBuf k; InBuf v; OutBuf o; FBuf lse; MBuf mask; ATTN_SIZES; } pc;
-shared vec4 Qs[BR * DP / 4u];  // Q: [r][d / 4]
-shared vec4 KPs[BC * DP / 4u]; // K: [c][(d / 4) ^ (c % 16)] while S is computed, then P^T: [c][(r / 4) ^ (c % 16)]
-shared vec4 Vs[BC * DP / 4u];  // V: [c][d / 4]
-const uint D4 = DP / 4u;
-
-// Slot of 4-vector q4 of row c of the K (or P^T) tile.
-uint kslot(uint c, uint q4) { return c * D4 + (q4 ^ (c % 16u)); }
-
-#if VEC
-layout(buffer_reference, std430, buffer_reference_align = 16) readonly buffer InV4 { vec4 d[]; };
-#endif
-
-// Four consecutive elements (from d0) of row r of head h, zero past the row or the sequence.
-vec4 row4(InBuf x, uint b, uint h, uint r, uint S, uint d0) {
-#if VEC  // float32, head dim a multiple of 4, 16-byte aligned arrays
-    return r < S && d0 < pc.D ? InV4(uint64_t(x)).d[(at(b, r, h, S, pc.H, pc.D) + d0) / 4u] : vec4(0);
-#else
-    vec4 v = vec4(0);
-    if (r < S) {
-        uint base = at(b, r, h, S, pc.H, pc.D) + d0;
-        [[unroll]] for (uint e = 0u; e < 4u; ++e)
-            if (d0 + e < pc.D) v[e] = float(A_LOAD(x.d[base + e]));
-    }
-    return v;
-#endif
-}
-
-// K and V rows [k0, k0 + BC) into shared memory, every load issued before the first store. The idx-th
-// 4-vector of a tile is row idx / D4, dims 4 (idx % D4)..: consecutive invocations read consecutive memory.
-const uint NPRE = BC * D4 / WGS;
-void stage(uint b, uint h, uint k0) {
-    vec4 kr[NPRE], vr[NPRE];
-    [[unroll]] for (uint i = 0u; i < NPRE; ++i) {
-        uint idx = gl_LocalInvocationID.x + WGS * i;
-        kr[i] = row4(pc.k, b, h, k0 + idx / D4, pc.Sk, (idx % D4) * 4u);
-        vr[i] = row4(pc.v, b, h, k0 + idx / D4, pc.Sk, (idx % D4) * 4u);
-    }
-    [[unroll]] for (uint i = 0u; i < NPRE; ++i) {
-        uint idx = gl_LocalInvocationID.x + WGS * i;
-        KPs[kslot(idx / D4, idx % D4)] = kr[i];
-        Vs[idx] = vr[i];
-    }
-}
+// Q: BR rows; K, swizzled (P^T over it once S is done: [c][(r / 4) ^ (c % 16)]); V: BC rows.
+const uint QB = 0u, KB = BR * 16u, VB = KB + BC * 16u;
+shared vec4 SH[BR * 16u + 2u * BC * 16u];
+#include "flash_tiled.glsl"
 
 float row_max(float x) {
     [[unroll]] for (uint s = 1u; s < TX; s *= 2u) x = max(x, subgroupShuffleXor(x, s));
@@ -77,8 +37,7 @@ void main() {
     uint b = gl_WorkGroupID.y / pc.H, h = gl_WorkGroupID.y % pc.H;
     uint q0 = gl_WorkGroupID.x * BR, r0 = ty * 4u;  // this invocation's first row in the workgroup
     float qmul = pc.scale * LOG2E;
-    for (uint idx = t; idx < BR * D4; idx += WGS)
-        Qs[idx] = row4(pc.q, b, h, q0 + idx / D4, pc.Sq, (idx % D4) * 4u) * qmul;
+    load_rows(pc.q, b, h, q0, pc.Sq, BR, QB, false, qmul);
     float m[4u], l[4u];
     vec4 acc[4u][NV];
     [[unroll]] for (uint i = 0u; i < 4u; ++i) {
@@ -89,15 +48,15 @@ void main() {
     uint kend = pc.causal != 0u ? min(pc.Sk, q0 + BR) : pc.Sk;
     for (uint k0 = 0u; k0 < kend; k0 += BC) {
         // (loading the next tile into registers during this one's math was 8% slower on an H100: registers)
-        stage(b, h, k0);
+        stage_pair(pc.k, pc.v, b, h, k0, pc.Sk, KB, VB, true, false, 1.0);
         barrier();
         vec4 s[4u];
         [[unroll]] for (uint i = 0u; i < 4u; ++i) s[i] = vec4(0);
         [[unroll]] for (uint d4 = 0u; d4 < D4; ++d4) {
             vec4 kk[4];
-            [[unroll]] for (uint j = 0u; j < 4u; ++j) kk[j] = KPs[kslot(tx + TX * j, d4)];
+            [[unroll]] for (uint j = 0u; j < 4u; ++j) kk[j] = SH[KB + kslot(tx + TX * j, d4)];
             [[unroll]] for (uint i = 0u; i < 4u; ++i) {
-                vec4 a = Qs[(r0 + i) * D4 + d4];
+                vec4 a = SH[QB + (r0 + i) * D4 + d4];
                 [[unroll]] for (uint j = 0u; j < 4u; ++j) s[i][j] += dot(a, kk[j]);
             }
         }
@@ -118,12 +77,12 @@ void main() {
         }
         barrier();  // every invocation is done with K
         [[unroll]] for (uint j = 0u; j < 4u; ++j)
-            KPs[kslot(tx + TX * j, ty)] = vec4(s[0][j], s[1][j], s[2][j], s[3][j]);
+            SH[KB + kslot(tx + TX * j, ty)] = vec4(s[0][j], s[1][j], s[2][j], s[3][j]);
         barrier();
         [[unroll]] for (uint c = 0u; c < BC; ++c) {
-            vec4 p = KPs[kslot(c, ty)];
+            vec4 p = SH[KB + kslot(c, ty)];
             [[unroll]] for (uint v = 0u; v < NV; ++v) {
-                vec4 vv = Vs[c * D4 + tx + TX * v];
+                vec4 vv = SH[VB + c * D4 + tx + TX * v];
                 [[unroll]] for (uint i = 0u; i < 4u; ++i) acc[i][v] += p[i] * vv;
             }
         }

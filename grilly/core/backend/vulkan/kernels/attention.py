@@ -155,16 +155,38 @@ def _flash_bwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     tail = (B, H, Sq, Sk, D, int(causal), scale, smb, smh, hm)
     pc = pack("QQQQQQQQIIIIIIfIII", q.addr, k.addr, v.addr, do.addr, lse.addr, delta.addr, dq.addr, m.addr, *tail)
     cm2 = use_cm2_forward(rt, c, D)
-    spec, per_wg = ((), BWD_CM2_ROWS) if cm2 else (_spec(dp4, bc, ln), rows)
-    dq_name = f"flash_bwd_dq_cm2_f16_d{D}" if cm2 else f"flash_bwd_dq_{c}"
+    tiled = None if cm2 else tiled_backward(rt, D)
+    spec, per_wg = ((), BWD_CM2_ROWS) if cm2 else ((), TILED_BWD_ROWS) if tiled else (_spec(dp4, bc, ln), rows)
+    if tiled:  # register-tiled: 4 x 4 scores per invocation
+        vec = c == "f32" and D % 4 == 0 and all(x.addr % 16 == 0 for x in (q, k, v, do))
+        dq_name, kv_name = (f"flash_bwd_{n}_tiled_{c}{'v' if vec else ''}_{tiled}" for n in ("dq", "dkdv"))
+    else:
+        dq_name = f"flash_bwd_dq_cm2_f16_d{D}" if cm2 else f"flash_bwd_dq_{c}"
+        kv_name = f"flash_bwd_dkdv_cm2_f16_d{D}" if cm2 else f"flash_bwd_dkdv_{c}"
     if Sq:
         rt.dispatch(dq_name, spec, (-(-Sq // per_wg), B * H, 1), pc, (q, k, v, do, lse, delta) + extra, (dq,))
     pc = pack("QQQQQQQQQIIIIIIfIII", q.addr, k.addr, v.addr, do.addr, lse.addr, delta.addr, dk.addr, dv.addr,
               m.addr, *tail)
-    kv_name = f"flash_bwd_dkdv_cm2_f16_d{D}" if cm2 else f"flash_bwd_dkdv_{c}"
     if Sk:
         rt.dispatch(kv_name, spec, (-(-Sk // per_wg), B * H, 1), pc, (q, k, v, do, lse, delta) + extra, (dk, dv))
     return [dq, dk, dv]
+
+
+# The tiled backward kernels (attention/variants.py BWD_TILED): the dQ kernel takes 32 queries per workgroup, the
+# dK/dV kernel 32 keys, in both configurations; "wide" needs 48 KiB of shared memory, "narrow" 32 KiB.
+TILED_BWD_ROWS = 32
+TILED_BWD_SHARED = {"wide": 49152, "narrow": 32768}
+
+
+def tiled_backward(rt, D: int) -> str | None:
+    """The configuration of the register-tiled backward this device runs at head dim D, or None for the
+    row-per-invocation kernels (head dims outside 33-64, or too little shared memory)."""
+    if not TILED_MIN_D < D <= TILED_MAX_D:
+        return None
+    for cfg, need in TILED_BWD_SHARED.items():
+        if rt.limits["maxShared"] >= need:
+            return cfg
+    return None
 
 
 def _rows(x):
