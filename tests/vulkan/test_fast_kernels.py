@@ -203,6 +203,35 @@ def test_register_tiled_forward(vk, run, rng, monkeypatch, dtype, D, kernel, cau
     assert f"flash_fwd_tiled_{kernel}_x{tx}" in names
 
 
+@pytest.mark.parametrize("dtype,D,kernel", [(np.float32, 64, "f32v"), (np.float32, 37, "f32"),
+                                             (np.float16, 48, "f16"), (ml_dtypes.bfloat16, 61, "bf16")])
+@pytest.mark.parametrize("causal", [False, True])
+def test_register_tiled_dkdv(vk, run, rng, monkeypatch, dtype, D, kernel, causal):
+    """Head dims in (32, 64] take the register-tiled dK/dV kernel: many workgroups, partial key and query tiles,
+    a mask, a query that sees no key."""
+    from grilly.core.backend.vulkan.kernels import attention as KA
+
+    rt = vk.rt
+    cfg = KA.tiled_backward(rt, D)
+    if not cfg:
+        pytest.skip("this device runs the row-per-invocation backward")
+    names = []
+    real = rt.dispatch
+    monkeypatch.setattr(rt, "dispatch", lambda name, *a, **k: names.append(name) or real(name, *a, **k))
+    B, Sq, Sk, H = 2, 16 * 3 + 5, KA.TILED_DKDV_KEYS[cfg] * 2 + 3, 3
+    q, k, v, do = (rng.standard_normal(s).astype(dtype) for s in ((B, Sq, H, D), (B, Sk, H, D), (B, Sk, H, D),
+                                                                  (B, Sq, H, D)))
+    mask = rng.random((B, 1, Sq, Sk)) > 0.2
+    mask[:, :, 3] = False
+    params = dict(causal=causal, scale=0.5, has_mask=True)
+    _, (o, lse) = run(A.flash_attention_p, q, k, v, mask, **params)
+    got, want = run(A.flash_attention_bwd_p, q, k, v, o.astype(dtype), lse, do, mask, **params)
+    tol = TOL[np.dtype(dtype)] * 40
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g.astype(np.float32), w.astype(np.float32), atol=tol, rtol=tol)
+    assert f"flash_bwd_dkdv_tiled_{kernel}_{cfg}" in names
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, ml_dtypes.bfloat16])
 def test_softmax_layer_norm_kernels(run, rng, dtype):
     x = (rng.standard_normal((7, 300)) * 3).astype(dtype)

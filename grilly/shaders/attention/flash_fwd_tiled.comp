@@ -37,7 +37,7 @@ void main() {
     uint b = gl_WorkGroupID.y / pc.H, h = gl_WorkGroupID.y % pc.H;
     uint q0 = gl_WorkGroupID.x * BR, r0 = ty * 4u;  // this invocation's first row in the workgroup
     float qmul = pc.scale * LOG2E;
-    load_rows(pc.q, b, h, q0, pc.Sq, BR, QB, false, qmul);
+    load_rows(pc.q, b, h, q0, pc.Sq, BR, QB, PLAIN, qmul);
     float m[4u], l[4u];
     vec4 acc[4u][NV];
     [[unroll]] for (uint i = 0u; i < 4u; ++i) {
@@ -48,7 +48,7 @@ void main() {
     uint kend = pc.causal != 0u ? min(pc.Sk, q0 + BR) : pc.Sk;
     for (uint k0 = 0u; k0 < kend; k0 += BC) {
         // (loading the next tile into registers during this one's math was 8% slower on an H100: registers)
-        stage_pair(pc.k, pc.v, b, h, k0, pc.Sk, KB, VB, true, false, 1.0);
+        stage_pair(pc.k, pc.v, b, h, k0, pc.Sk, KB, VB, SWZ, PLAIN, 1.0);
         barrier();
         vec4 s[4u];
         [[unroll]] for (uint i = 0u; i < 4u; ++i) s[i] = vec4(0);

@@ -2,9 +2,9 @@
 fused row softmax and layer_norm, per floating dtype; the cooperative-matrix flash forwards (VK_KHR_cooperative_matrix,
 and VK_NV_cooperative_matrix2's register-resident softmax) for float16 at head dims 64 and 128."""
 
-# (TX, TY) of the tiled backward kernels: dQ takes 4 TY queries and streams 4 TX keys (shared memory: 48 KiB
-# wide, 32 KiB narrow); dK/dV takes 4 TY keys and streams 4 TX queries (40 KiB wide, 28 KiB narrow)
-BWD_TILED = {"dq": {"wide": (16, 8), "narrow": (8, 8)}, "dkdv": {"wide": (8, 8), "narrow": (4, 8)}}
+# The tiled dK/dV kernel takes 4 KG keys per workgroup and streams 16 queries: "wide" for devices with 48 KiB of
+# shared memory, "narrow" (28 KiB) for 32 KiB.
+DKDV_TILED = {"wide": "16u", "narrow": "8u"}
 KERNELS = ("flash_fwd", "flash_bwd_dq", "flash_bwd_dkdv", "flash_bwd_delta", "softmax", "layer_norm")
 
 
@@ -17,14 +17,11 @@ def variants(h):
         for tx in (16, 8):
             out.append((f"flash_fwd_tiled_{c}{'v' if vec == '1' else ''}_x{tx}", "attention/flash_fwd_tiled.comp",
                         h.dtype_defines("A", c) | {"TX": f"{tx}u", "TY": f"{tx}u", "VEC": vec}))
-    # the register-tiled portable backward (no subgroup operations): (TX, TY) by configuration, "wide" for
-    # devices with 48 KiB of shared memory, "narrow" for 32 KiB (see kernels/attention.py BWD_TILED)
-    for kind, cfgs in BWD_TILED.items():
-        for c, vec in [(c, "0") for c in h.FLOATS] + [("f32", "1")]:
-            for cfg, (tx, ty) in cfgs.items():
-                out.append((f"flash_bwd_{kind}_tiled_{c}{'v' if vec == '1' else ''}_{cfg}",
-                            f"attention/flash_bwd_{kind}_tiled.comp",
-                            h.dtype_defines("A", c) | {"TX": f"{tx}u", "TY": f"{ty}u", "VEC": vec}))
+    # the register-tiled portable dK/dV kernel (see kernels/attention.py tiled_backward)
+    for c, vec in [(c, "0") for c in h.FLOATS] + [("f32", "1")]:
+        for cfg, kg in DKDV_TILED.items():
+            out.append((f"flash_bwd_dkdv_tiled_{c}{'v' if vec == '1' else ''}_{cfg}",
+                        "attention/flash_bwd_dkdv_tiled.comp", h.dtype_defines("A", c) | {"KG": kg, "VEC": vec}))
     for hd, bc in ((64, 64), (128, 32)):
         out.append((f"flash_fwd_coop_f16_d{hd}", "attention/flash_fwd_coop.comp", {"HD": f"{hd}u", "BC": f"{bc}u"}))
     # (head dim, keys per tile, 16-row blocks per subgroup, subgroups): the fastest of sweeps on an H100 (more
