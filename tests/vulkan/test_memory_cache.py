@@ -33,6 +33,29 @@ def test_large_blocks_are_reused(vk, dev):
     rt.device_pool.trim()  # leave no cached blocks behind for the tests that measure reserved memory
 
 
+def test_standard_blocks_are_reused(vk, dev):
+    """Temporaries that span several standard blocks reuse them call after call."""
+    import grilly.lax.elementwise as E
+
+    rt = vk.rt
+    x = dev(np.ones(BLOCK // 8, np.float32))  # half a block
+
+    def churn(k):
+        for _ in range(k):  # four results alive at once: two blocks' worth
+            ys = [E.neg(x), E.exp(x), E.sin(x), E.cos(x)]
+            ys[-1].block_until_ready()
+            del ys
+            rt.reclaim(wait=False)
+        rt.stream.finish()
+        gc.collect()
+        rt.reclaim(wait=False)
+        return {id(b) for b in rt.device_pool.blocks}
+
+    first = churn(2)
+    assert churn(5) <= first  # no block created
+    rt.device_pool.trim()
+
+
 def test_staged_transfers_roundtrip(vk, dev):
     """Uploads and downloads through staging memory (multi-threaded uploads; large downloads are arrays over the
     staging memory itself) keep every byte."""
