@@ -177,8 +177,26 @@ def test_flash_forward_and_backward(run, rng, dtype, shape, causal):
         np.testing.assert_allclose(g.astype(np.float32), w.astype(np.float32), atol=tol * 4, rtol=tol * 4)
 
 
-@pytest.mark.parametrize("dtype,D,kernel", [(np.float32, 64, "f32v"), (np.float32, 37, "f32"),
-                                             (np.float16, 48, "f16"), (ml_dtypes.bfloat16, 61, "bf16")])
+# (dtype, head dim, kernel flavour) of the register-tiled kernels: aligned float32 with a head dim that is a
+# multiple of 4 reads 4-vectors ("f32v"), the rest elements
+TILED_CASES = pytest.mark.parametrize("dtype,D,kernel", [(np.float32, 64, "f32v"), (np.float32, 37, "f32"),
+                                                         (np.float16, 48, "f16"), (ml_dtypes.bfloat16, 61, "bf16")])
+
+
+def _attention_case(rt, monkeypatch, rng, dtype, D, Sq, Sk):
+    """(names of the kernels dispatched from now on, q, k, v, dO, mask): a mask that hides some keys from every
+    query and every key from query 3."""
+    names = []
+    real = rt.dispatch
+    monkeypatch.setattr(rt, "dispatch", lambda name, *a, **k: names.append(name) or real(name, *a, **k))
+    B, H = 2, 3
+    arrays = (rng.standard_normal((B, n, H, D)).astype(dtype) for n in (Sq, Sk, Sk, Sq))
+    mask = rng.random((B, 1, Sq, Sk)) > 0.2
+    mask[:, :, 3] = False
+    return (names, *arrays, mask)
+
+
+@TILED_CASES
 @pytest.mark.parametrize("causal", [False, True])
 def test_register_tiled_forward(vk, run, rng, monkeypatch, dtype, D, kernel, causal):
     """Head dims in (32, 64] take the register-tiled forward (4-vector reads for aligned float32 whose head dim
@@ -189,13 +207,7 @@ def test_register_tiled_forward(vk, run, rng, monkeypatch, dtype, D, kernel, cau
     tx = KA.tiled_forward(rt, D)
     if not tx:
         pytest.skip("this device runs the row-per-invocation forward")
-    names = []
-    real = rt.dispatch
-    monkeypatch.setattr(rt, "dispatch", lambda name, *a, **k: names.append(name) or real(name, *a, **k))
-    B, Sq, Sk, H = 2, 4 * tx * 3 + 5, 4 * tx * 2 + 3, 3
-    q, k, v = (rng.standard_normal(s).astype(dtype) for s in ((B, Sq, H, D), (B, Sk, H, D), (B, Sk, H, D)))
-    mask = rng.random((B, 1, Sq, Sk)) > 0.2
-    mask[:, :, 3] = False
+    names, q, k, v, _, mask = _attention_case(rt, monkeypatch, rng, dtype, D, 4 * tx * 3 + 5, 4 * tx * 2 + 3)
     (o, lse), (o_ref, lse_ref) = run(A.flash_attention_p, q, k, v, mask, causal=causal, scale=0.5, has_mask=True)
     tol = TOL[np.dtype(dtype)] * 10
     np.testing.assert_allclose(o.astype(np.float32), o_ref.astype(np.float32), atol=tol, rtol=tol)
@@ -203,8 +215,7 @@ def test_register_tiled_forward(vk, run, rng, monkeypatch, dtype, D, kernel, cau
     assert f"flash_fwd_tiled_{kernel}_x{tx}" in names
 
 
-@pytest.mark.parametrize("dtype,D,kernel", [(np.float32, 64, "f32v"), (np.float32, 37, "f32"),
-                                             (np.float16, 48, "f16"), (ml_dtypes.bfloat16, 61, "bf16")])
+@TILED_CASES
 @pytest.mark.parametrize("causal", [False, True])
 def test_register_tiled_dkdv(vk, run, rng, monkeypatch, dtype, D, kernel, causal):
     """Head dims in (32, 64] take the register-tiled dK/dV kernel: many workgroups, partial key and query tiles,
@@ -215,14 +226,8 @@ def test_register_tiled_dkdv(vk, run, rng, monkeypatch, dtype, D, kernel, causal
     cfg = KA.tiled_backward(rt, D)
     if not cfg:
         pytest.skip("this device runs the row-per-invocation backward")
-    names = []
-    real = rt.dispatch
-    monkeypatch.setattr(rt, "dispatch", lambda name, *a, **k: names.append(name) or real(name, *a, **k))
-    B, Sq, Sk, H = 2, 16 * 3 + 5, KA.TILED_DKDV_KEYS[cfg] * 2 + 3, 3
-    q, k, v, do = (rng.standard_normal(s).astype(dtype) for s in ((B, Sq, H, D), (B, Sk, H, D), (B, Sk, H, D),
-                                                                  (B, Sq, H, D)))
-    mask = rng.random((B, 1, Sq, Sk)) > 0.2
-    mask[:, :, 3] = False
+    names, q, k, v, do, mask = _attention_case(rt, monkeypatch, rng, dtype, D, 16 * 3 + 5,
+                                               KA.TILED_DKDV_KEYS[cfg] * 2 + 3)
     params = dict(causal=causal, scale=0.5, has_mask=True)
     _, (o, lse) = run(A.flash_attention_p, q, k, v, mask, **params)
     got, want = run(A.flash_attention_bwd_p, q, k, v, o.astype(dtype), lse, do, mask, **params)

@@ -10,7 +10,7 @@
 //   4 d4..; dK = scale * dS^T Q is the accumulated sum times ln 2.
 // Splitting the head dim over a quad gives every invocation one quarter of the products of a 4 x 4 score block,
 // so a workgroup holds 4x more invocations than one block per invocation would (a version with 4 x 4 blocks
-// and 64 invocations took twice as long on an H100). Defines: KG, VEC (see flash_tiled.glsl).
+// and 64 invocations took 2.7x as long on an H100). Defines: KG, VEC (see flash_tiled.glsl).
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_EXT_control_flow_attributes : enable
