@@ -1,9 +1,9 @@
-// Shared by the register-tiled portable flash kernels (flash_fwd_tiled, flash_bwd_dq_tiled, flash_bwd_dkdv_tiled):
-// head dims up to DP = 64 (zero padded), tiles of rows staged in the shared array SH as D4 4-vectors per row,
-// plain or swizzled (slot d4 ^ (row % 16), so that invocations reading different rows at one d4 hit distinct
-// banks). The including kernel defines WGS (its workgroup size), HOT (rows of each of the two tiles it stages
-// every step), declares `pc` and `shared vec4 SH[]`, then includes this file. Define VEC 1 for float32 arrays
-// that are 16-byte aligned with a head dim that is a multiple of 4: they are read as 4-vectors.
+// Shared by the register-tiled portable flash kernels (flash_fwd_tiled, flash_bwd_dkdv_tiled): head dims up to
+// DP = 64 (zero padded), tiles of rows staged in the shared array SH as D4 4-vectors per row, plain or swizzled
+// (the tile layouts below: invocations reading different rows at one d4 hit distinct banks). The including
+// kernel defines WGS (its workgroup size) and HOT (rows of each of the two tiles it stages every step), declares
+// `pc` and `shared vec4 SH[]`, then includes this file. Define VEC 1 for float32 arrays that are 16-byte aligned
+// with a head dim that is a multiple of 4: they are read as 4-vectors.
 const uint DP = 64u, D4 = DP / 4u;
 #ifdef TX
 const uint NV = D4 / TX;  // output 4-vectors per invocation along the head dim (at 4 (tx + TX v)..)
