@@ -6,8 +6,8 @@
 //   qg + 4 j, each lane over a quarter of the head dims (4-vectors 4 e + lane), and sums them over the quad so
 //   that lane j holds column j. Q is scaled by scale * log2 e, so P^T = exp2(S^T - lse log2 e); P^T and
 //   dS^T = P^T (dP^T - delta) go to shared memory query-major.
-// - Gradients: invocation (kg, d4) accumulates dV += P^T dO and dK += dS^T Q at keys 4 kg + i and head dims
-//   4 d4..; dK = scale * dS^T Q is the accumulated sum times ln 2.
+// - Gradients: invocation (kg, d4g) accumulates dV += P^T dO and dK += dS^T Q at keys 4 kg + i and head dims
+//   4 d4g..; dK = scale * dS^T Q is the accumulated sum times ln 2.
 // Splitting the head dim over a quad gives every invocation one quarter of the products of a 4 x 4 score block,
 // so a workgroup holds 4x more invocations than one block per invocation would (a version with 4 x 4 blocks
 // and 64 invocations took 2.7x as long on an H100). Defines: KG, VEC (see flash_tiled.glsl).
@@ -40,8 +40,8 @@ void main() {
     uint t = gl_LocalInvocationID.x;
     uint b = gl_WorkGroupID.y / pc.H, h = gl_WorkGroupID.y % pc.H;
     uint k0 = gl_WorkGroupID.x * BK;
-    uint lane = t % 4u, kg1 = t / 16u, qg = (t / 4u) % 4u;  // scores: keys 4 kg1 + i, queries qg + 4 j
-    uint kg2 = t / 16u, d42 = t % 16u;                      // gradients: keys 4 kg2 + i, dims 4 d42..
+    // both phases: keys 4 kg + i; scores: queries qg + 4 j, dims 4 e + lane; gradients: dims 4 d4g..
+    uint kg = t / 16u, lane = t % 4u, qg = (t / 4u) % 4u, d4g = t % 16u;
     load_rows(pc.k, b, h, k0, pc.Sk, BK, KB, SWZ, 1.0);
     load_rows(pc.v, b, h, k0, pc.Sk, BK, VB, SWZ, 1.0);
     vec4 dk[4], dv[4];
@@ -69,7 +69,7 @@ void main() {
                 oo[j] = SH[tile_slot(OB, SWZ4, qg + 4u * j, d4)];
             }
             [[unroll]] for (uint i = 0u; i < 4u; ++i) {
-                vec4 kr = SH[KB + kslot(4u * kg1 + i, d4)], vr = SH[VB + kslot(4u * kg1 + i, d4)];
+                vec4 kr = SH[KB + kslot(4u * kg + i, d4)], vr = SH[VB + kslot(4u * kg + i, d4)];
                 [[unroll]] for (uint j = 0u; j < 4u; ++j) {
                     s[i][j] += dot(kr, qq[j]);
                     dp[i][j] += dot(vr, oo[j]);
@@ -82,16 +82,16 @@ void main() {
         vec4 p, ds;
         [[unroll]] for (uint i = 0u; i < 4u; ++i) {
             float sc = quad_scatter(s[i], lane), dpc = quad_scatter(dp[i], lane);
-            bool vis = l2 > -F_INF && (whole || VISIBLE(b, h, qi, k0 + 4u * kg1 + i));
+            bool vis = l2 > -F_INF && (whole || VISIBLE(b, h, qi, k0 + 4u * kg + i));
             p[i] = vis ? exp2(sc - l2) : 0.0;
             ds[i] = p[i] * (dpc - dl);
         }
-        SH[PB + pslot(rl, kg1)] = p;
-        SH[SB + pslot(rl, kg1)] = ds;
+        SH[PB + pslot(rl, kg)] = p;
+        SH[SB + pslot(rl, kg)] = ds;
         barrier();
         [[unroll]] for (uint r = 0u; r < BQ; ++r) {
-            vec4 pr = SH[PB + pslot(r, kg2)], dsr = SH[SB + pslot(r, kg2)];
-            vec4 o = SH[tile_slot(OB, SWZ4, r, d42)], qv = SH[tile_slot(QB, SWZ4, r, d42)];
+            vec4 pr = SH[PB + pslot(r, kg)], dsr = SH[SB + pslot(r, kg)];
+            vec4 o = SH[tile_slot(OB, SWZ4, r, d4g)], qv = SH[tile_slot(QB, SWZ4, r, d4g)];
             [[unroll]] for (uint i = 0u; i < 4u; ++i) {
                 dv[i] += pr[i] * o;
                 dk[i] += dsr[i] * qv;
@@ -100,9 +100,9 @@ void main() {
         barrier();  // every invocation is done with this tile
     }
     [[unroll]] for (uint i = 0u; i < 4u; ++i) {
-        uint c = k0 + 4u * kg2 + i;
+        uint c = k0 + 4u * kg + i;
         if (c >= pc.Sk) continue;
-        uint base = at(b, c, h, pc.Sk, pc.H, pc.D), d0 = d42 * 4u;
+        uint base = at(b, c, h, pc.Sk, pc.H, pc.D), d0 = d4g * 4u;
         [[unroll]] for (uint e = 0u; e < 4u; ++e)
             if (d0 + e < pc.D) {
                 pc.dk.d[base + d0 + e] = A_STORE(dk[i][e] * LN2);

@@ -13,12 +13,13 @@ def variants(h):
     # the register-tiled portable forward: 16 x 16 invocations (64 queries, 64-key tiles, 48 KiB of shared memory)
     # where subgroups have 16 lanes or more, 8 x 8 (32 x 32, 24 KiB) where they have 8
     # (f32v: float32 read as 4-vectors, for aligned arrays whose head dim is a multiple of 4)
-    for c, vec in [(c, "0") for c in h.FLOATS] + [("f32", "1")]:
+    tiled = [(c, "0") for c in h.FLOATS] + [("f32", "1")]  # (dtype, VEC)
+    for c, vec in tiled:
         for tx in (16, 8):
             out.append((f"flash_fwd_tiled_{c}{'v' if vec == '1' else ''}_x{tx}", "attention/flash_fwd_tiled.comp",
                         h.dtype_defines("A", c) | {"TX": f"{tx}u", "TY": f"{tx}u", "VEC": vec}))
     # the register-tiled portable dK/dV kernel (see kernels/attention.py tiled_backward)
-    for c, vec in [(c, "0") for c in h.FLOATS] + [("f32", "1")]:
+    for c, vec in tiled:
         for cfg, kg in DKDV_TILED.items():
             out.append((f"flash_bwd_dkdv_tiled_{c}{'v' if vec == '1' else ''}_{cfg}",
                         "attention/flash_bwd_dkdv_tiled.comp", h.dtype_defines("A", c) | {"KG": kg, "VEC": vec}))

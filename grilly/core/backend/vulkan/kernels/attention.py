@@ -85,9 +85,8 @@ def _flash_fwd(rt, bufs, out_avals, *, causal, scale, has_mask):
         return [o, lse]
     tx = tiled_forward(rt, D)
     if tx:  # register-tiled: 4 x 4 scores per invocation
-        vec = c == "f32" and D % 4 == 0 and all(x.addr % 16 == 0 for x in (q, k, v))
-        rt.dispatch(f"flash_fwd_tiled_{c}{'v' if vec else ''}_x{tx}", (), (-(-Sq // (4 * tx)), B * H, 1), pc, reads,
-                    (o, lse))
+        rt.dispatch(f"flash_fwd_tiled_{_tiled_flavour(c, D, (q, k, v))}_x{tx}", (), (-(-Sq // (4 * tx)), B * H, 1),
+                    pc, reads, (o, lse))
         return [o, lse]
     ln = lanes("fwd", D)
     rt.dispatch(f"flash_fwd_{c}", _spec(dp4, bc, ln), (-(-Sq // (ATT_WG // ln)), B * H, 1), pc, reads, (o, lse))
@@ -97,6 +96,7 @@ def _flash_fwd(rt, bufs, out_avals, *, causal, scale, has_mask):
 # flash_fwd_tiled.comp pads the head dim to 64; at 32 and below the row-per-invocation kernel is faster (B4 H16
 # S4096 D32 fp32 on an H100: 5.4 ms against 10.3; D64: 13.1 against 9.6)
 TILED_MIN_D, TILED_MAX_D = 32, 64
+TILED_FWD_SHARED = {16: 49152, 8: 24576}  # TX -> shared memory of flash_fwd_tiled.comp (Q, K and V tiles)
 
 
 def tiled_forward(rt, D: int) -> int:
@@ -105,10 +105,16 @@ def tiled_forward(rt, D: int) -> int:
     reduce its max with subgroup shuffles, so TX must not exceed the subgroup size."""
     if not TILED_MIN_D < D <= TILED_MAX_D:
         return 0
-    for tx in (16, 8):
-        if rt.subgroup_size >= tx and 3 * 64 * 4 * tx * 4 <= rt.limits["maxShared"]:
+    for tx, need in TILED_FWD_SHARED.items():
+        if rt.subgroup_size >= tx and need <= rt.limits["maxShared"]:
             return tx
     return 0
+
+
+def _tiled_flavour(c: str, D: int, arrays) -> str:
+    """The variant suffix of a tiled kernel: "f32v" (4-vector reads) for float32 arrays that are all 16-byte
+    aligned with a head dim that is a multiple of 4, else the dtype code."""
+    return "f32v" if c == "f32" and D % 4 == 0 and all(x.addr % 16 == 0 for x in arrays) else c
 
 
 # Queries per workgroup of flash_fwd_cm2.comp by head dim (NW subgroups of 16 * RB rows; see attention/variants.py).
@@ -161,8 +167,7 @@ def _flash_bwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     tiled = None if cm2 else tiled_backward(rt, D)
     kv_spec, kv_per_wg = ((), TILED_DKDV_KEYS[tiled]) if tiled else (spec, per_wg)
     if tiled:  # register-tiled dK/dV (the dQ kernel overlaps it)
-        vec = c == "f32" and D % 4 == 0 and all(x.addr % 16 == 0 for x in (q, k, v, do))
-        kv_name = f"flash_bwd_dkdv_tiled_{c}{'v' if vec else ''}_{tiled}"
+        kv_name = f"flash_bwd_dkdv_tiled_{_tiled_flavour(c, D, (q, k, v, do))}_{tiled}"
     if Sq:
         rt.dispatch(dq_name, spec, (-(-Sq // per_wg), B * H, 1), pc, (q, k, v, do, lse, delta) + extra, (dq,))
     pc = pack("QQQQQQQQQIIIIIIfIII", q.addr, k.addr, v.addr, do.addr, lse.addr, delta.addr, dk.addr, dv.addr,
