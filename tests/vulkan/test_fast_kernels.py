@@ -94,6 +94,30 @@ def test_optional_extension_features_are_reported(vk):
     cm2 = all(rt.features.get(f) for f in KA.CM2_FEATURES) and rt.subgroup_size == 32 and MF.coop_available(rt)
     assert KA.use_cm2_forward(rt, "f16", 64) == (cm2 and rt.info.api >= (1 << 22 | 3 << 12))
     assert not KA.use_cm2_forward(rt, "f32", 64) and not KA.use_cm2_forward(rt, "f16", 80)
+    assert KA.fused_cm2_backward(rt, 64) == f["shaderBufferFloat32AtomicAdd"]
+    assert not KA.fused_cm2_backward(rt, 80)
+
+
+@pytest.mark.parametrize("clear", [0, 1])
+def test_delta_kernel_zeroes_the_dq_accumulator(vk, rng, clear):
+    """flash_bwd_delta computes rowsum(dO * O) and, when asked, zeroes a float32 array of O's shape (the dQ
+    accumulator of the fused float16 backward), across many workgroups and an odd head dim."""
+    from grilly.core.aval import ShapedArray
+    from grilly.core.backend.vulkan.kernels import attention as KA
+    from grilly.core.backend.vulkan.kernels.common import pack
+
+    rt = vk.rt
+    B, S, H, D = 2, 37, 3, 37
+    o, do = (rng.standard_normal((B, S, H, D)).astype(np.float32) for _ in range(2))
+    bo, bdo = vk.from_numpy(o), vk.from_numpy(do)
+    acc = vk.from_numpy(np.full((B, S, H, D), 7.0, np.float32))
+    delta = rt.empty(ShapedArray((B, H, S), np.float32))
+    rt.dispatch("flash_bwd_delta_f32", (), rt.grid(-(-B * S * H // KA.DELTA_ROWS)),
+                pack("QQQQIIIII", bo.addr, bdo.addr, delta.addr, acc.addr, B, S, H, D, clear), (bo, bdo),
+                (delta, acc))
+    want = np.einsum("bshd,bshd->bhs", o, do)
+    np.testing.assert_allclose(rt.download(delta, np.float32, (B, H, S)), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(rt.download(acc, np.float32, (B, S, H, D)), 0.0 if clear else 7.0)
 
 
 def test_raw_feature_struct_layout():

@@ -34,5 +34,10 @@ def variants(h):
     for hd in (64, 128):  # 32-row tiles: 16 and 64 were 3-30% slower on an H100
         out.append((f"flash_bwd_dq_cm2_f16_d{hd}", "attention/flash_bwd_dq_cm2.comp", {"HD": f"{hd}u", "BC": "32u"}))
         out.append((f"flash_bwd_dkdv_cm2_f16_d{hd}", "attention/flash_bwd_dkdv_cm2.comp",
-                    {"HD": f"{hd}u", "BQ": "32u"}))
+                    {"HD": f"{hd}u", "BQ": "32u", "FUSED_DQ": "0"}))
+    # dK, dV and dQ in one kernel at D64: 8 subgroups (128 keys) per workgroup halve the atomic adds of dQ that 4
+    # make (3.95 ms against 7.8 on an H100). At D128 (4 subgroups: 8 do not fit in 48 KiB) it took 22 ms against
+    # 13.6 for the dQ and dK/dV kernels, so D128 keeps those.
+    out.append(("flash_bwd_fused_cm2_f16_d64", "attention/flash_bwd_dkdv_cm2.comp",
+                {"HD": "64u", "BQ": "32u", "FUSED_DQ": "1", "NW": "8u"}))
     return out

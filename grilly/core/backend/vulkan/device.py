@@ -189,6 +189,11 @@ OPTIONAL_EXTENSIONS = (
       "cooperativeMatrixTensorAddressing", "cooperativeMatrixBlockLoads")),
     ("VK_KHR_shader_bfloat16", 1000141000,
      ("shaderBFloat16Type", "shaderBFloat16DotProduct", "shaderBFloat16CooperativeMatrix")),
+    ("VK_EXT_shader_atomic_float", 1000260000,
+     ("shaderBufferFloat32Atomics", "shaderBufferFloat32AtomicAdd", "shaderBufferFloat64Atomics",
+      "shaderBufferFloat64AtomicAdd", "shaderSharedFloat32Atomics", "shaderSharedFloat32AtomicAdd",
+      "shaderSharedFloat64Atomics", "shaderSharedFloat64AtomicAdd", "shaderImageFloat32Atomics",
+      "shaderImageFloat32AtomicAdd", "sparseImageFloat32Atomics", "sparseImageFloat32AtomicAdd")),
 )
 
 

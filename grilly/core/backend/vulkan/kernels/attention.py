@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from grilly.core.aval import ShapedArray
-from grilly.core.backend.vulkan.kernels.common import code, pack, register
+from grilly.core.backend.vulkan.kernels.common import code, launch, pack, register
 from grilly.core.errors import BackendError
 
 FLOATS = ("f32", "f16", "bf16")
@@ -150,9 +150,14 @@ def _flash_bwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     if not B * H * D:
         return [dq, dk, dv]
     delta = rt.empty(ShapedArray((B, H, Sq), np.float32))
+    cm2 = use_cm2_forward(rt, c, D)
+    # dQ added up atomically by the dK/dV kernel into a float32 array that the delta kernel zeroes
+    dq_acc = rt.empty(ShapedArray(q.shape, np.float32)) if cm2 and fused_cm2_backward(rt, D) else None
     if Sq:  # 32 rows of O per workgroup, a subgroup per row
+        zero = dq_acc if dq_acc is not None else delta
         rt.dispatch(f"flash_bwd_delta_{c}", (), rt.grid(-(-B * Sq * H // DELTA_ROWS)),
-                    pack("QQQIIII", o.addr, do.addr, delta.addr, B, Sq, H, D), (o, do), (delta,))
+                    pack("QQQQIIIII", o.addr, do.addr, delta.addr, zero.addr, B, Sq, H, D, int(dq_acc is not None)),
+                    (o, do), (delta, zero))
     dp4, bc = _tiles(rt, D)
     ln = lanes("bwd", D)
     rows = ATT_WG // ln
@@ -160,7 +165,6 @@ def _flash_bwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     extra = (mask,) if mask is not None else ()
     tail = (B, H, Sq, Sk, D, int(causal), scale, smb, smh, hm)
     pc = pack("QQQQQQQQIIIIIIfIII", q.addr, k.addr, v.addr, do.addr, lse.addr, delta.addr, dq.addr, m.addr, *tail)
-    cm2 = use_cm2_forward(rt, c, D)
     spec, per_wg = ((), BWD_CM2_ROWS) if cm2 else (_spec(dp4, bc, ln), rows)
     dq_name = f"flash_bwd_dq_cm2_f16_d{D}" if cm2 else f"flash_bwd_dq_{c}"
     kv_name = f"flash_bwd_dkdv_cm2_f16_d{D}" if cm2 else f"flash_bwd_dkdv_{c}"
@@ -168,13 +172,33 @@ def _flash_bwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     kv_spec, kv_per_wg = ((), TILED_DKDV_KEYS[tiled]) if tiled else (spec, per_wg)
     if tiled:  # register-tiled dK/dV (the dQ kernel overlaps it)
         kv_name = f"flash_bwd_dkdv_tiled_{_tiled_flavour(c, D, (q, k, v, do))}_{tiled}"
-    if Sq:
+    if Sq and dq_acc is None:
         rt.dispatch(dq_name, spec, (-(-Sq // per_wg), B * H, 1), pc, (q, k, v, do, lse, delta) + extra, (dq,))
     pc = pack("QQQQQQQQQIIIIIIfIII", q.addr, k.addr, v.addr, do.addr, lse.addr, delta.addr, dk.addr, dv.addr,
               m.addr, *tail)
+    writes = (dk, dv)
+    if dq_acc is not None:
+        kv_name, kv_per_wg = f"flash_bwd_fused_cm2_f16_d{D}", FUSED_CM2_KEYS[D]
+        pc += pack("Q", dq_acc.addr)
+        writes += (dq_acc,)
     if Sk:
-        rt.dispatch(kv_name, kv_spec, (-(-Sk // kv_per_wg), B * H, 1), pc, (q, k, v, do, lse, delta) + extra, (dk, dv))
+        rt.dispatch(kv_name, kv_spec, (-(-Sk // kv_per_wg), B * H, 1), pc, (q, k, v, do, lse, delta) + extra, writes)
+    if dq_acc is not None:
+        n = math.prod(q.shape)
+        launch(rt, "convert_f32_f16", n, pack("QQI", dq_acc.addr, dq.addr, n), (dq_acc,), (dq,))
     return [dq, dk, dv]
+
+
+# Keys per workgroup of the float16 backward that adds dQ up inside the dK/dV kernel (flash_bwd_fused_cm2_f16_d*),
+# by the head dims where it runs.
+FUSED_CM2_KEYS = {64: 128}
+FUSED_CM2_DIMS = tuple(FUSED_CM2_KEYS)
+
+
+def fused_cm2_backward(rt, D: int) -> bool:
+    """Whether the cooperative-matrix-2 backward at head dim D computes dQ in the dK/dV kernel, with atomic float
+    adds (VK_EXT_shader_atomic_float), instead of a dQ kernel that recomputes S and dP."""
+    return D in FUSED_CM2_DIMS and bool(rt.features.get("shaderBufferFloat32AtomicAdd"))
 
 
 # The tiled dK/dV kernel (attention/variants.py DKDV_TILED) takes 64 keys per workgroup (wide: 48 KiB of shared
