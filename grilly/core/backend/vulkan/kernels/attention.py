@@ -5,7 +5,8 @@ they run on every device, lavapipe included. Tile sizes are specialization const
 dimension and the device's shared-memory limit. On devices with cooperative matrices, the float16 forward at
 head dims 64 and 128 runs flash_fwd_coop.comp instead (tensor cores for Q K^T and P V), or flash_fwd_cm2.comp
 where VK_NV_cooperative_matrix2 keeps the whole online softmax in registers; there the float16 backward runs
-flash_bwd_dq_cm2.comp and flash_bwd_dkdv_cm2.comp (tensor cores for all five products).
+flash_bwd_dq_cm2.comp and flash_bwd_dkdv_cm2.comp (tensor cores for all five products), or at head dim 64, where
+the device adds floats atomically, flash_bwd_dkdv_cm2.comp alone with dQ added up inside it.
 """
 
 from __future__ import annotations
@@ -149,43 +150,45 @@ def _flash_bwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     B, H, Sq, Sk, D, smb, smh, hm = _sizes(q, k, mask)
     if not B * H * D:
         return [dq, dk, dv]
-    delta = rt.empty(ShapedArray((B, H, Sq), np.float32))
     cm2 = use_cm2_forward(rt, c, D)
-    # dQ added up atomically by the dK/dV kernel into a float32 array that the delta kernel zeroes
-    dq_acc = rt.empty(ShapedArray(q.shape, np.float32)) if cm2 and fused_cm2_backward(rt, D) else None
-    if Sq:  # 32 rows of O per workgroup, a subgroup per row
-        zero = dq_acc if dq_acc is not None else delta
-        rt.dispatch(f"flash_bwd_delta_{c}", (), rt.grid(-(-B * Sq * H // DELTA_ROWS)),
-                    pack("QQQQIIIII", o.addr, do.addr, delta.addr, zero.addr, B, Sq, H, D, int(dq_acc is not None)),
-                    (o, do), (delta, zero))
+    tiled = None if cm2 else tiled_backward(rt, D)
     dp4, bc = _tiles(rt, D)
     ln = lanes("bwd", D)
-    rows = ATT_WG // ln
+    spec, per_wg = ((), BWD_CM2_ROWS) if cm2 else (_spec(dp4, bc, ln), ATT_WG // ln)
+    # The dK/dV kernel, and whether it adds dQ up too (atomically, into a float32 array the delta kernel zeroes)
+    if cm2:
+        fused = fused_cm2_backward(rt, D)
+        kv_name = f"flash_bwd_fused_cm2_f16_d{D}" if fused else f"flash_bwd_dkdv_cm2_f16_d{D}"
+        kv_spec, kv_per_wg = (), FUSED_CM2_KEYS[D] if fused else per_wg
+    elif tiled:  # register-tiled dK/dV (the dQ kernel overlaps it)
+        fused, kv_name = False, f"flash_bwd_dkdv_tiled_{_tiled_flavour(c, D, (q, k, v, do))}_{tiled}"
+        kv_spec, kv_per_wg = (), TILED_DKDV_KEYS[tiled]
+    else:
+        fused, kv_name, kv_spec, kv_per_wg = False, f"flash_bwd_dkdv_{c}", spec, per_wg
+    dq_acc = rt.empty(ShapedArray(q.shape, np.float32)) if fused else None
+    delta = rt.empty(ShapedArray((B, H, Sq), np.float32))
+    if Sq:  # 32 rows of O per workgroup, a subgroup per row
+        zero = dq_acc if fused else delta
+        rt.dispatch(f"flash_bwd_delta_{c}", (), rt.grid(-(-B * Sq * H // DELTA_ROWS)),
+                    pack("QQQQIIIII", o.addr, do.addr, delta.addr, zero.addr, B, Sq, H, D, int(fused)),
+                    (o, do), (delta, zero))
     m = mask if mask is not None else q
-    extra = (mask,) if mask is not None else ()
+    reads = (q, k, v, do, lse, delta) + ((mask,) if mask is not None else ())
     tail = (B, H, Sq, Sk, D, int(causal), scale, smb, smh, hm)
-    pc = pack("QQQQQQQQIIIIIIfIII", q.addr, k.addr, v.addr, do.addr, lse.addr, delta.addr, dq.addr, m.addr, *tail)
-    spec, per_wg = ((), BWD_CM2_ROWS) if cm2 else (_spec(dp4, bc, ln), rows)
-    dq_name = f"flash_bwd_dq_cm2_f16_d{D}" if cm2 else f"flash_bwd_dq_{c}"
-    kv_name = f"flash_bwd_dkdv_cm2_f16_d{D}" if cm2 else f"flash_bwd_dkdv_{c}"
-    tiled = None if cm2 else tiled_backward(rt, D)
-    kv_spec, kv_per_wg = ((), TILED_DKDV_KEYS[tiled]) if tiled else (spec, per_wg)
-    if tiled:  # register-tiled dK/dV (the dQ kernel overlaps it)
-        kv_name = f"flash_bwd_dkdv_tiled_{_tiled_flavour(c, D, (q, k, v, do))}_{tiled}"
-    if Sq and dq_acc is None:
-        rt.dispatch(dq_name, spec, (-(-Sq // per_wg), B * H, 1), pc, (q, k, v, do, lse, delta) + extra, (dq,))
+    if Sq and not fused:
+        dq_name = f"flash_bwd_dq_cm2_f16_d{D}" if cm2 else f"flash_bwd_dq_{c}"
+        pc = pack("QQQQQQQQIIIIIIfIII", q.addr, k.addr, v.addr, do.addr, lse.addr, delta.addr, dq.addr, m.addr, *tail)
+        rt.dispatch(dq_name, spec, (-(-Sq // per_wg), B * H, 1), pc, reads, (dq,))
     pc = pack("QQQQQQQQQIIIIIIfIII", q.addr, k.addr, v.addr, do.addr, lse.addr, delta.addr, dk.addr, dv.addr,
               m.addr, *tail)
-    writes = (dk, dv)
-    if dq_acc is not None:
-        kv_name, kv_per_wg = f"flash_bwd_fused_cm2_f16_d{D}", FUSED_CM2_KEYS[D]
+    if fused:
         pc += pack("Q", dq_acc.addr)
-        writes += (dq_acc,)
     if Sk:
-        rt.dispatch(kv_name, kv_spec, (-(-Sk // kv_per_wg), B * H, 1), pc, (q, k, v, do, lse, delta) + extra, writes)
-    if dq_acc is not None:
+        rt.dispatch(kv_name, kv_spec, (-(-Sk // kv_per_wg), B * H, 1), pc, reads,
+                    (dk, dv, dq_acc) if fused else (dk, dv))
+    if fused:
         n = math.prod(q.shape)
-        launch(rt, "convert_f32_f16", n, pack("QQI", dq_acc.addr, dq.addr, n), (dq_acc,), (dq,))
+        launch(rt, f"convert_f32_{c}", n, pack("QQI", dq_acc.addr, dq.addr, n), (dq_acc,), (dq,))
     return [dq, dk, dv]
 
 
@@ -205,7 +208,10 @@ def fused_cm2_backward(rt, D: int) -> bool:
 # memory) or 32 (narrow: 28 KiB, for devices with 32 KiB). On an H100 at B4 H16 S4096 D64 fp32 it took 22.3 ms
 # against 27.8 for the row-per-invocation kernel, and the backward (with the row-per-invocation dQ kernel, which
 # overlaps it) 40 ms against 45. A tiled dQ kernel (4 x 4 blocks, 128 invocations) ran alone in 24.8 ms but
-# overlapped nothing: 46.6 ms for the pair.
+# overlapped nothing: 46.6 ms for the pair. A dQ phase inside the tiled dK/dV kernel (float atomics; per
+# invocation 4 queries x 4 dims over 16 keys, summed over lanes by shuffles) took that kernel from 22.7 to 38.9 ms
+# (2.5 of them the atomics, 4 the shuffles): the backward went from 40.2 to 38.3-39.0 ms at D64 but from 34.0 to
+# 38.0 at D48 (the kernel pads the head dim to 64), so the dQ kernel stays.
 TILED_DKDV_KEYS = {"wide": 64, "narrow": 32}
 TILED_BWD_SHARED = {"wide": 49152, "narrow": 32768}
 
