@@ -14,12 +14,22 @@ uvec4 scale_vec(uvec4 v, float mul) {
 // TILES at `base` (x1's rows first, x2's after them).
 uvec4 pre[NPRE];
 
+// Rows wholly inside the sequence are loaded without bounds tests.
+#define FETCH_ROWS(CHECKED)                                                                             \
+    [[unroll]] for (uint i = 0u; i < NPRE; ++i) {                                                       \
+        uint idx = gl_LocalInvocationID.x + WGS * i, which = idx / per, rest = idx % per;               \
+        InV x = which == 0u ? x1 : x2;                                                                  \
+        uint r = r0 + rest / (HD / 8u), c = rest % (HD / 8u);                                           \
+        pre[i] = idx < 2u * per ? ((CHECKED) ? row_vec(x, b, h, r, S, c)                                \
+                                             : x.d[(((b * S + r) * pc.H + h) * HD) / 8u + c]) : uvec4(0); \
+    }
+
 void fetch_pair(InV x1, InV x2, uint b, uint h, uint r0, uint S, uint n) {
     uint per = n * (HD / 8u);
-    [[unroll]] for (uint i = 0u; i < NPRE; ++i) {
-        uint idx = gl_LocalInvocationID.x + WGS * i, which = idx / per, rest = idx % per;
-        InV x = which == 0u ? x1 : x2;
-        pre[i] = idx < 2u * per ? row_vec(x, b, h, r0 + rest / (HD / 8u), S, rest % (HD / 8u)) : uvec4(0);
+    if (r0 + n <= S) {
+        FETCH_ROWS(false)
+    } else {
+        FETCH_ROWS(true)
     }
 }
 

@@ -59,13 +59,17 @@ void main() {
     [[unroll]] for (uint i = 0u; i < TM * TN; ++i) acc[i] = coopmat<float, gl_ScopeSubgroup, 16, 16, gl_MatrixUseAccumulator>(0.0);
     uvec4 ra[RA], rb[RB];
 
-#define FETCH(K0)                                                                                       \
+    // Whether the workgroup's tiles lie wholly inside A and B: then the loads skip their bounds tests (a test
+    // on every load took 15% longer at 8192^3 on an H100).
+    bool inside = m0 + BM <= pc.M && n0 + BN <= pc.N && pc.K % BK == 0u;
+    // This invocation's vectors of the tiles at K0 into ra / rb (CHECKED: zero outside the matrices).
+#define FETCH_TILES(K0, CHECKED)                                                                        \
     for (uint r = 0u; r < RA; ++r) {                                                                    \
         uint v = tid + r * nthreads; uvec4 x = uvec4(0);                                                \
         if (v < AV) {                                                                                   \
             uint o = v / (AI / 8u), i = (v % (AI / 8u)) * 8u;                                           \
             uint mm = A_COLMAJOR != 0 ? m0 + i : m0 + o, kk = A_COLMAJOR != 0 ? (K0) + o : (K0) + i;    \
-            if (mm < pc.M && kk < pc.K)                                                                 \
+            if (!(CHECKED) || (mm < pc.M && kk < pc.K))                                                 \
                 x = pc.a.d[(abase + int(mm) * pc.sam + int(kk) * pc.sak) / 8];                          \
         }                                                                                               \
         ra[r] = x;                                                                                      \
@@ -75,10 +79,16 @@ void main() {
         if (v < BV) {                                                                                   \
             uint o = v / (BI / 8u), i = (v % (BI / 8u)) * 8u;                                           \
             uint nn = B_COLMAJOR != 0 ? n0 + o : n0 + i, kk = B_COLMAJOR != 0 ? (K0) + i : (K0) + o;    \
-            if (nn < pc.N && kk < pc.K)                                                                 \
+            if (!(CHECKED) || (nn < pc.N && kk < pc.K))                                                 \
                 x = pc.b.d[(bbase + int(kk) * pc.sbk + int(nn) * pc.sbn) / 8];                          \
         }                                                                                               \
         rb[r] = x;                                                                                      \
+    }
+#define FETCH(K0)                                                                                       \
+    if (inside) {                                                                                       \
+        FETCH_TILES(K0, false)                                                                          \
+    } else {                                                                                            \
+        FETCH_TILES(K0, true)                                                                           \
     }
 
 #define STORE_TILES(BUF)                                                                                \

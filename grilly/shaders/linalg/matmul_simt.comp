@@ -51,11 +51,21 @@ void main() {
 #endif
     }
     vec4 ra[LOADS], rb[LOADS];
-#define FETCH(K0) [[unroll]] for (uint r = 0u; r < LOADS; ++r) {                                            \
+    // Whether the workgroup's tiles lie wholly inside A and B: then the loads skip their bounds tests.
+    bool inside = m0 + BM <= pc.M && n0 + BN <= pc.N && pc.K % BK == 0u;
+#define FETCH_TILES(K0, CHECKED) [[unroll]] for (uint r = 0u; r < LOADS; ++r) {                             \
         uint mm = A_COLMAJOR != 0 ? m0 + ai[r] : m0 + ao[r], ka = A_COLMAJOR != 0 ? (K0) + ao[r] : (K0) + ai[r]; \
-        ra[r] = (mm < pc.M && ka < pc.K) ? A_V2F(pc.a.d[(abase + int(mm) * pc.sam + int(ka) * pc.sak) / 4]) : vec4(0); \
+        ra[r] = !(CHECKED) || (mm < pc.M && ka < pc.K) ?                                                \
+            A_V2F(pc.a.d[(abase + int(mm) * pc.sam + int(ka) * pc.sak) / 4]) : vec4(0);                 \
         uint nn = B_COLMAJOR != 0 ? n0 + bo[r] : n0 + bi[r], kb = B_COLMAJOR != 0 ? (K0) + bi[r] : (K0) + bo[r]; \
-        rb[r] = (nn < pc.N && kb < pc.K) ? A_V2F(pc.b.d[(bbase + int(kb) * pc.sbk + int(nn) * pc.sbn) / 4]) : vec4(0); }
+        rb[r] = !(CHECKED) || (nn < pc.N && kb < pc.K) ?                                                \
+            A_V2F(pc.b.d[(bbase + int(kb) * pc.sbk + int(nn) * pc.sbn) / 4]) : vec4(0); }
+#define FETCH(K0)                                                                                       \
+    if (inside) {                                                                                       \
+        FETCH_TILES(K0, false)                                                                          \
+    } else {                                                                                            \
+        FETCH_TILES(K0, true)                                                                           \
+    }
 #if A_COLMAJOR
 #define STORE_A(BUF) [[unroll]] for (uint r = 0u; r < LOADS; ++r) As[BUF][ao[r]][ai[r] / 4u] = ra[r];
 #else
@@ -75,7 +85,7 @@ void main() {
     barrier();
 #define STEP(CUR, KS) {                                                                                    \
         bool more = (KS) + BK < pc.K;                                                                   \
-        if (more) FETCH((KS) + BK)                                                                      \
+        if (more) { FETCH((KS) + BK) }                                                                  \
         [[unroll]] for (uint k = 0u; k < BK; ++k) {                                                     \
             vec4 a0 = As[CUR][k][ra0], a1 = As[CUR][k][ra1];                                            \
             vec4 b0 = Bs[CUR][k][cb0], b1 = Bs[CUR][k][cb1];                                            \
