@@ -39,6 +39,7 @@ shared uvec4 DSs[2u * BK * SDS];  // the workgroup's dS^T of a query tile (float
 float coord(const in uint32_t row, const in uint32_t col, const in float x) { return float(row * 16u + col); }
 #endif
 #define TILES KVs
+#define FETCH_SKIPS_TESTS 0
 const uint NPRE = (2u * BQ * (HD / 8u) + WGS - 1u) / WGS;
 #include "flash_cm2_tiles.glsl"
 
