@@ -59,8 +59,8 @@ def operand_layout(rows: int, cols: int, s_row: int, s_col: int, s_batch: int, b
 def tile_config(batch: int, M: int, N: int, subgroup: int) -> tuple:
     """Specialization constants (workgroup size, BM, BN, BK, WM, WN, NBUF) of matmul_coopmat.comp: 128 x 128
     tiles, K by 64, when there are enough of them to fill a large GPU (the fastest of a sweep on an H100 at
-    8192^3: 251 TFLOP/s against 186-239 for 128x128x32, 128x256x32, 256x128x32 and double-buffered 128x128x32),
-    64 x 64 otherwise."""
+    8192^3: 251 TFLOP/s against 186-239 for 128x128x32, 128x256x32, 256x128x32 and double-buffered 128x128x32;
+    284 since tiles inside the operands load without bounds tests), 64 x 64 otherwise."""
     if batch * math.ceil(M / 128) * math.ceil(N / 128) >= 264:
         wm, wn = (2, 4) if subgroup == 32 else (2, 2)
         return (wm * wn * subgroup, 128, 128, 64, wm, wn, 1)
