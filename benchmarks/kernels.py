@@ -180,20 +180,23 @@ def check(big: bool = True) -> bool:
     for D in (64, 128):  # the float16 backward against float64 torch autograd, relative to max(|grad|, 1)
         q, k, v, w = (rng.standard_normal((2, s, 4, D)).astype(np.float16) for s in (
             (300, 257, 257, 300) if big else (30, 25, 25, 30)))
-        for causal in (False, True):
+        # (a boolean mask hiding a fifth of the keys from each query, in the last case)
+        for causal, masked in ((False, False), (True, False), (False, True)):
+            mask = rng.random((2, 4, q.shape[1], k.shape[1])) > 0.2 if masked else None
             tq, tk, tv = (torch.from_numpy(x.astype(np.float64)).transpose(1, 2).requires_grad_() for x in (q, k, v))
-            out = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=causal)
+            out = torch.nn.functional.scaled_dot_product_attention(
+                tq, tk, tv, attn_mask=None if mask is None else torch.from_numpy(mask), is_causal=causal)
             want = torch.autograd.grad(out, (tq, tk, tv), torch.from_numpy(w.astype(np.float64)).transpose(1, 2))
             wf = w.astype(np.float32)
-            got = grilly.grad(lambda q, k, v, c=causal, wf=wf: gnp.sum(
-                lax.flash_attention(q, k, v, causal=c).astype(np.float32) * wf), argnums=(0, 1, 2))(q, k, v)
+            got = grilly.grad(lambda q, k, v, c=causal, wf=wf, m=mask: gnp.sum(
+                lax.flash_attention(q, k, v, causal=c, mask=m).astype(np.float32) * wf), argnums=(0, 1, 2))(q, k, v)
             for name, g, t in zip("qkv", got, want):
                 t = t.transpose(1, 2).numpy()
                 err = np.abs(np.asarray(g).astype(np.float64) - t).max() / max(np.abs(t).max(), 1.0)
                 good = err < 1e-2
                 ok &= bool(good)
-                print(f"  flash attention backward float16 D{D} causal={causal} d{name}: rel err {err:.2e} "
-                      f"{'ok' if good else 'FAIL'}")
+                print(f"  flash attention backward float16 D{D} causal={causal} mask={masked} d{name}: rel err "
+                      f"{err:.2e} {'ok' if good else 'FAIL'}")
     for D in (64, 128, 37):  # the backward against torch autograd (fp32; 33-64: the tiled dK/dV kernel)
         q, k, v, w = (rng.standard_normal((2, s, 4, D)).astype(np.float32) for s in (
             (300, 257, 257, 300) if big else (30, 25, 25, 30)))
