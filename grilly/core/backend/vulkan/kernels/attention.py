@@ -195,13 +195,12 @@ def _flash_bwd(rt, bufs, out_avals, *, causal, scale, has_mask):
 # Keys per workgroup of the float16 backward that adds dQ up inside the dK/dV kernel (flash_bwd_fused_cm2_f16_d*),
 # by the head dims where it runs.
 FUSED_CM2_KEYS = {64: 128}
-FUSED_CM2_DIMS = tuple(FUSED_CM2_KEYS)
 
 
 def fused_cm2_backward(rt, D: int) -> bool:
     """Whether the cooperative-matrix-2 backward at head dim D computes dQ in the dK/dV kernel, with atomic float
     adds (VK_EXT_shader_atomic_float), instead of a dQ kernel that recomputes S and dP."""
-    return D in FUSED_CM2_DIMS and bool(rt.features.get("shaderBufferFloat32AtomicAdd"))
+    return D in FUSED_CM2_KEYS and bool(rt.features.get("shaderBufferFloat32AtomicAdd"))
 
 
 # The tiled dK/dV kernel (attention/variants.py DKDV_TILED) takes 64 keys per workgroup (wide: 48 KiB of shared
