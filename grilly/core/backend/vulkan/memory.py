@@ -7,6 +7,7 @@ but only once the GPU has finished the last submission that used it (``last_use`
 from __future__ import annotations
 
 import bisect
+import sys
 
 from grilly.core.backend.vulkan._vk import check, ffi, lib, vk
 from grilly.core.errors import OutOfMemoryError
@@ -246,12 +247,9 @@ class DeviceBuffer:
         """The mapped bytes (host-visible pools only)."""
         return ffi.buffer(self.block.ptr + self.offset, self.nbytes)
 
-    def __del__(self):
+    def __del__(self, _finalizing=sys.is_finalizing):
         if self.base is not None:  # an alias: the owner frees the memory, after this alias's last use too
             if self.last_use > self.base.last_use:
                 self.base.last_use = self.last_use
-        elif self.block is not None:
-            try:
-                self.rt.release(self.pool, self.block, self.offset, self.nbytes, self.last_use)
-            except Exception:  # interpreter shutdown
-                pass
+        elif self.block is not None and not _finalizing():  # (at interpreter exit the pools may be gone)
+            self.rt.release(self.pool, self.block, self.offset, self.nbytes, self.last_use)
