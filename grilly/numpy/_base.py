@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grilly.core import dtypes
+from grilly.core import array_caches, dtypes
 from grilly.core.array import Array, asarray_concrete
 from grilly.core.errors import ShapeError
 from grilly.core.trace import Tracer
@@ -97,7 +97,7 @@ def _array_and_scalar(arr, scalar, to_float: bool):
     return [arr, _scalar_constant(scalar, av.dtype, av.shape)]
 
 
-_constants: dict = {}
+_constants: dict = array_caches.register({})  # (a jit recording drops the placeholders it put here)
 
 
 def _scalar_constant(value, dtype, shape):

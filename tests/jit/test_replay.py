@@ -338,3 +338,25 @@ def test_dead_recordings_give_their_arenas_back():
     gc.collect()
     rt.reclaim(wait=True)
     assert rt.device_pool.in_use <= held - arena
+
+
+
+def test_recording_end_drops_placeholder_arrays_from_caches():
+    """When a recording ends, every registered array cache (grilly.numpy's scalar constants among them) loses the
+    arrays whose buffers are placeholders, and keeps the others."""
+    if not on_vulkan():
+        pytest.skip("the Vulkan jit recorder")
+    from types import SimpleNamespace
+
+    from grilly.core import array_caches
+    from grilly.core.backend.vulkan.jit import _forget_placeholders
+    from grilly.core.backend.vulkan.jit.recorder import TAG
+    from grilly.numpy import _base
+
+    def fake(addr):
+        return SimpleNamespace(_buf=SimpleNamespace(addr=addr))
+
+    cache = array_caches.register({"placeholder": fake(TAG << 56 | 5 << 20), "real": fake(1 << 20)})
+    _base._constants["test placeholder"] = fake(TAG << 56 | 7 << 20)
+    _forget_placeholders()
+    assert list(cache) == ["real"] and "test placeholder" not in _base._constants

@@ -130,15 +130,10 @@ def _cond_by_select(host_impl):
 def _forget_placeholders() -> None:
     """Drop cached arrays made while recording (grilly.numpy caches broadcast scalar constants): their buffers
     are placeholders, meaningless outside the recording."""
-    import sys
-
+    from grilly.core import array_caches
     from grilly.core.backend.vulkan.jit.recorder import is_tagged
 
-    base = sys.modules.get("grilly.numpy._base")
-    cache = getattr(base, "_constants", None)
-    if cache:
-        for k in [k for k, v in cache.items() if is_tagged(getattr(getattr(v, "_buf", None), "addr", 0) or 0)]:
-            del cache[k]
+    array_caches.forget(lambda buf: is_tagged(getattr(buf, "addr", 0) or 0))
 
 
 def _eval_naming(program, args) -> list:
