@@ -80,8 +80,8 @@ def test_cooperative_path_selected_by_device_features(vk):
 
 
 def test_optional_extension_features_are_reported(vk):
-    """VK_NV_cooperative_matrix2 and VK_KHR_shader_bfloat16 features come through raw structs: every name is
-    reported, and the paths that need them follow them."""
+    """VK_NV_cooperative_matrix2, VK_KHR_shader_bfloat16 and VK_EXT_shader_atomic_float features come through raw
+    structs: every name is reported, and the paths that need them follow them."""
     from grilly.core.backend.vulkan import device as D
     from grilly.core.backend.vulkan.kernels import attention as KA
 

@@ -116,8 +116,7 @@ void main() {
     uint d0 = (w * OB) / NQ, jq0 = (w * OB) % NQ;  // this subgroup's first block of dQ^T
     MAT_A kt[DPW][NW];  // K^T: this subgroup's head-dim blocks by the workgroup's key blocks
 #endif
-    for (uint idx = tid; idx < BK * (HD / 8u); idx += WGS)
-        KVs[(idx / (HD / 8u)) * SK + idx % (HD / 8u)] = row_vec(pc.k, b, h, k0 + idx / (HD / 8u), pc.Sk, idx % (HD / 8u));
+    load_rows(pc.k, b, h, k0, pc.Sk, BK, 0u, 1.0);
     barrier();
     [[unroll]] for (uint d = 0u; d < ND; ++d)
         coopMatLoad(ka[d], KVs, (w * T) * SK + d * 2u, SK, gl_CooperativeMatrixLayoutRowMajor);
@@ -127,8 +126,7 @@ void main() {
             coopMatLoad(kt[e][kb], KVs, (kb * T) * SK + (d0 + e) * 2u, SK, gl_CooperativeMatrixLayoutColumnMajor);
 #endif
     barrier();
-    for (uint idx = tid; idx < BK * (HD / 8u); idx += WGS)
-        KVs[(idx / (HD / 8u)) * SK + idx % (HD / 8u)] = row_vec(pc.v, b, h, k0 + idx / (HD / 8u), pc.Sk, idx % (HD / 8u));
+    load_rows(pc.v, b, h, k0, pc.Sk, BK, 0u, 1.0);
     barrier();
     [[unroll]] for (uint d = 0u; d < ND; ++d)
         coopMatLoad(va[d], KVs, (w * T) * SK + d * 2u, SK, gl_CooperativeMatrixLayoutRowMajor);

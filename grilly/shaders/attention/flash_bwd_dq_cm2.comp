@@ -41,11 +41,8 @@ void main() {
     uint q0 = gl_WorkGroupID.x * BR, qw = q0 + w * T;
     uint mbase = b * pc.smb + h * pc.smh;
     // Q (scaled) and dO rows, and the rows' statistics.
-    for (uint idx = tid; idx < BR * (HD / 8u); idx += WGS) {
-        uint rr = idx / (HD / 8u), c = idx % (HD / 8u);
-        KVs[rr * SK + c] = scale_vec(row_vec(pc.q, b, h, q0 + rr, pc.Sq, c), pc.scale * LOG2E);
-        KVs[(BR + rr) * SK + c] = row_vec(pc.dout, b, h, q0 + rr, pc.Sq, c);
-    }
+    load_rows(pc.q, b, h, q0, pc.Sq, BR, 0u, pc.scale * LOG2E);
+    load_rows(pc.dout, b, h, q0, pc.Sq, BR, BR * SK, 1.0);
     if (tid < BR) {
         uint r = (b * pc.H + h) * pc.Sq + min(q0 + tid, pc.Sq - 1u);
         Lse2[tid] = q0 + tid < pc.Sq ? pc.lse.d[r] * LOG2E : F_INF;  // rows past Sq: P = 0

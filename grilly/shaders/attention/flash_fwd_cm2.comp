@@ -41,10 +41,7 @@ void main() {
     uint q0 = gl_WorkGroupID.x * BR, qw = q0 + w * RS;  // this subgroup's first query
     uint mbase = b * pc.smb + h * pc.smh;
     // Q, scaled by scale * log2 e so the softmax runs in base 2, through shared memory into A operands.
-    for (uint idx = gl_LocalInvocationID.x; idx < BR * (HD / 8u); idx += WGS) {
-        uint rr = idx / (HD / 8u), c = idx % (HD / 8u);
-        KVs[rr * SK + c] = scale_vec(row_vec(pc.q, b, h, q0 + rr, pc.Sq, c), pc.scale * LOG2E);
-    }
+    load_rows(pc.q, b, h, q0, pc.Sq, BR, 0u, pc.scale * LOG2E);
     barrier();
     MAT_A qa[RB][ND];
     [[unroll]] for (uint r = 0u; r < RB; ++r)
