@@ -112,15 +112,22 @@ def plan(dtype, out_dtype, batch, M, N, K, sa, sb, coop: bool, precision=None, c
     return ("portable",)
 
 
-def simt_matmul(rt, a, b, out, batch, M, N, K, sa, sb, la, lb) -> None:
-    """matmul_simt.comp: float32 arithmetic, 128 x 128 tiles, 4-vector loads."""
+def simt_matmul(rt, a, b, out, batch, M, N, K, sa, sb, la, lb, sc=None, addrs=None, writes=()) -> None:
+    """matmul_simt.comp: float32 arithmetic, 128 x 128 tiles (128 x 64 where N <= 64), 4-vector loads.
+
+    ``sc``: the (batch, row) element strides of ``out`` (dense by default); ``addrs``: the byte addresses of A, B
+    and C when they start inside their buffers; ``writes``: buffers the kernel reads that must count as written
+    (so a later write to them waits for this read)."""
     from grilly.core.backend.vulkan.kernels.common import code, pack
 
     ca, co = code("dot_general", a.dtype), code("dot_general", out.dtype)
-    name = f"matmul_simt_{ca}_{co}_{la}{lb}"
+    bn = 64 if N <= 64 else 128
+    name = f"matmul_simt_{ca}_{co}_{la}{lb}" + ("_n64" if bn == 64 else "")
+    sc = sc or (M * N, N)
+    pa, pb, po = addrs or (a.addr, b.addr, out.addr)
     for z0 in range(0, batch, MAX_Z):
-        pc = pack("QQQIIIIiiiiii", a.addr, b.addr, out.addr, M, N, K, z0, *sa, *sb)
-        rt.dispatch(name, (), (-(-N // 128), -(-M // 128), min(MAX_Z, batch - z0)), pc, (a, b), (out,))
+        pc = pack("QQQIIIIiiiiiiii", pa, pb, po, M, N, K, z0, *sa, *sb, *sc)
+        rt.dispatch(name, (), (-(-N // bn), -(-M // 128), min(MAX_Z, batch - z0)), pc, (a, b), (out, *writes))
 
 
 def make_dot_general(portable):
