@@ -44,6 +44,7 @@ class VkTimer:
         for _ in range(warmup):
             fn()
         st.finish()
+        keep_busy(fn, st.finish)
         out = []
         for _ in range(samples):
             st.finish()
@@ -59,6 +60,16 @@ class VkTimer:
                                       vk.VK_QUERY_RESULT_64_BIT | vk.VK_QUERY_RESULT_WAIT_BIT)
             out.append((data[1] - data[0]) * self.period / 1e6 / reps)
         return statistics.median(out)
+
+
+def keep_busy(fn, sync, seconds: float = 0.3) -> None:
+    """Runs ``fn`` for a while before it is timed: a GPU that idled while the host made the inputs (1 s of random
+    numbers for an 8192^2 matrix) is clocked down, and two warm-up calls did not bring it back (an H100 timed
+    the first 8192^3 float16 GEMM after new inputs at 86-155 TFLOP/s against 259-296 warm)."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        fn()
+        sync()
 
 
 def warm_gpu(seconds: float = 1.0) -> None:
@@ -79,6 +90,7 @@ def torch_ms(fn, reps: int, samples: int = 5, warmup: int = 2) -> float:
     for _ in range(warmup):
         fn()
     torch.cuda.synchronize()
+    keep_busy(fn, torch.cuda.synchronize)
     out = []
     for _ in range(samples):
         a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
