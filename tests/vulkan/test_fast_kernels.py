@@ -270,9 +270,9 @@ def test_register_tiled_dkdv(vk, run, rng, monkeypatch, dtype, D, kernel, causal
 @pytest.mark.parametrize("causal", [False, True])
 def test_float32_backward_with_scores_in_memory(vk, run, rng, monkeypatch, D, Sq, Sk, per_head_mask, chunk,
                                                 causal):
-    """The float32 non-causal backward that keeps P and dS in memory: partial tiles everywhere, a key count that
-    is not a multiple of 4 (padded rows of P and dS), heads in chunks that do not divide H, per-head or shared
-    masks, a query that sees no key."""
+    """The float32 backward that keeps P and dS in memory: partial tiles everywhere, a key count that is not a
+    multiple of 4 (padded rows of P and dS), heads in chunks that do not divide H, per-head or shared masks, a
+    query that sees no key; causal blocks wholly after the diagonal write zeros without their products."""
     from grilly.core.backend.vulkan.kernels import attention as KA
 
     rt = vk.rt
@@ -290,7 +290,7 @@ def test_float32_backward_with_scores_in_memory(vk, run, rng, monkeypatch, D, Sq
     got, want = run(A.flash_attention_bwd_p, q, k, v, o, lse, do, mask, **params)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, atol=1e-4, rtol=1e-4)
-    chunks = 0 if causal else 2 * -(-H // chunk)  # causal attention stays on the flash kernels
+    chunks = 2 * -(-H // chunk)
     assert names.count("flash_bwd_scores_f32") == chunks
     tile = "_n64" if D <= 64 else ""
     assert names.count(f"matmul_simt_f32_f32_cr{tile}") == 2 * chunks

@@ -1,8 +1,8 @@
 #version 460
 // The score-sized products of the float32 attention backward that keeps P and dS in memory (kernels/attention.py
-// gemm_backward; non-causal), for one 128 x 128 block of one head z of a chunk, on the SIMT GEMM tile (simt_tile.glsl) with
+// gemm_backward), for one 128 x 128 block of one head z of a chunk, on the SIMT GEMM tile (simt_tile.glsl) with
 // the softmax algebra fused into the stores:
-//   P  = exp(scale * Q K^T - lse[row]) where the key is visible, else 0
+//   P  = exp(scale * Q K^T - lse[row]) where the key is visible (causal: key <= query; the mask), else 0
 //   dS = scale * P * (dO V^T - delta[row])
 // Q and dO (a, a2) are (seq, head_dim) with row stride srow, K and V (b, b2) likewise; head z starts sh elements
 // further on. P and dS are (chunk, Sq, ldp) float32, ldp >= Sk a multiple of 4; columns Sk..ldp get zeros. lse and
@@ -21,7 +21,7 @@ layout(buffer_reference, scalar) readonly buffer FBuf { float d[]; };
 layout(buffer_reference, scalar) readonly buffer MBuf { uint8_t d[]; };
 layout(push_constant, scalar) uniform PC {
     InV a; InV b; InV a2; InV b2; PBuf p; OutBuf ds; FBuf lse; FBuf delta; MBuf mask;
-    uint Sq; uint Sk; uint ldp; uint D; int sh; int srow; float scale; uint has_mask; uint smz;
+    uint Sq; uint Sk; uint ldp; uint D; int sh; int srow; float scale; uint causal; uint has_mask; uint smz;
 } pc;
 #include "../linalg/simt_tile.glsl"
 #define SIMT_TILE_FN simt_tile2
@@ -34,6 +34,19 @@ void main() {
     uint m0 = gl_WorkGroupID.y * BM, n0 = gl_WorkGroupID.x * BN, z = gl_WorkGroupID.z;
     int hz = int(z) * pc.sh;
     vec4 acc[8][2];
+    if (pc.causal != 0u && n0 >= m0 + BM) {  // every key of the block is after every query: P = dS = 0
+        [[unroll]] for (uint i = 0u; i < 8u; ++i) {
+            uint m = m0 + tile_row(t, i);
+            [[unroll]] for (uint j = 0u; j < 2u; ++j) {
+                uint n4 = n0 + tile_col(t, j, 0u), at = ((z * pc.Sq + m) * pc.ldp + n4) / 4u;
+                if (m < pc.Sq && n4 < pc.ldp) {
+                    pc.p.d[at] = vec4(0);
+                    pc.ds.d[at] = vec4(0);
+                }
+            }
+        }
+        return;
+    }
     // Each accumulator group holds 4 consecutive columns: one 16-byte store (and load of P) per group; ldp and the
     // group's first column are multiples of 4, so a group lies wholly inside or wholly outside the padded row.
     simt_tile(pc.Sq, pc.Sk, pc.D, hz, pc.srow, 1, hz, 1, pc.srow, m0, n0, acc);  // S = Q K^T
@@ -49,7 +62,7 @@ void main() {
             vec4 x;
             [[unroll]] for (uint c = 0u; c < 4u; ++c) {
                 uint n = n4 + c;
-                bool vis = seen && n < pc.Sk &&
+                bool vis = seen && n < pc.Sk && (pc.causal == 0u || n <= m) &&
                            (pc.has_mask == 0u || pc.mask.d[z * pc.smz + m * pc.Sk + n] != uint8_t(0));
                 x[c] = vis ? exp(pc.scale * acc[i][j][c] - r) : 0.0;
             }

@@ -151,10 +151,10 @@ def _flash_bwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     if not B * H * D:
         return [dq, dk, dv]
     cm2 = use_cm2_forward(rt, c, D)
-    heads = 0 if cm2 or causal else gemm_backward_heads(rt, c, Sq, Sk, D, H, (q, k, v, do))
+    heads = 0 if cm2 else gemm_backward_heads(rt, c, Sq, Sk, D, H, (q, k, v, do))
     if heads:
-        return _gemm_bwd(rt, (q, k, v, o, lse, do, mask), (dq, dk, dv), (B, H, Sq, Sk, D, smb, smh, hm), scale,
-                         heads)
+        return _gemm_bwd(rt, (q, k, v, o, lse, do, mask), (dq, dk, dv), (B, H, Sq, Sk, D, smb, smh, hm), causal,
+                         scale, heads)
     tiled = None if cm2 else tiled_backward(rt, D)
     dp4, bc = _tiles(rt, D)
     ln = lanes("bwd", D)
@@ -205,11 +205,10 @@ GEMM_BWD_MIN_D = 33
 
 
 def gemm_backward_heads(rt, dtype_code: str, Sq: int, Sk: int, D: int, H: int, arrays) -> int:
-    """Heads per chunk of the float32 non-causal backward that keeps P and dS in memory (see GEMM_BWD_SCRATCH),
-    or 0 where the flash kernels run: other dtypes, head dims of 32 or less (where they are faster: 18.7 ms
-    against 27.8 at B4 H16 S4096 D32 on an H100) or not multiples of 4 (4-vector loads), arrays not 16-byte
-    aligned, or a head whose P and dS exceed the scratch budget. (Causal attention stays on the flash kernels,
-    which skip the hidden half: 20.7 ms at D64.)"""
+    """Heads per chunk of the float32 backward that keeps P and dS in memory (see GEMM_BWD_SCRATCH), or 0 where
+    the flash kernels run: other dtypes, head dims of 32 or less (where they are faster: 18.7 ms against 27.8 at
+    B4 H16 S4096 D32 on an H100) or not multiples of 4 (4-vector loads), arrays not 16-byte aligned, or a head
+    whose P and dS exceed the scratch budget."""
     if dtype_code != "f32" or D % 4 or D < GEMM_BWD_MIN_D or not Sq * Sk or any(x.addr % 16 for x in arrays):
         return 0
     return min(H, GEMM_BWD_SCRATCH // (8 * Sq * _pad4(Sk)))
@@ -219,7 +218,7 @@ def _pad4(n: int) -> int:
     return -(-n // 4) * 4
 
 
-def _gemm_bwd(rt, ins, outs, dims, scale, heads):
+def _gemm_bwd(rt, ins, outs, dims, causal, scale, heads):
     from grilly.core.backend.vulkan.kernels.matmul_fast import simt_matmul
 
     q, k, v, o, lse, do, mask = ins
@@ -240,9 +239,9 @@ def _gemm_bwd(rt, ins, outs, dims, scale, heads):
             ro = f * (b * H + h0) * Sq  # in lse and delta
             mo = b * smb + h0 * smh
             rt.dispatch("flash_bwd_scores_f32", (), (-(-Sk // 128), -(-Sq // 128), n),
-                        pack("QQQQQQQQQIIIIiifII", q.addr + qo, k.addr + ko, do.addr + qo, v.addr + ko, p.addr,
-                             ds.addr, lse.addr + ro, delta.addr + ro, m.addr + mo, Sq, Sk, ld, D, D, row, scale, hm,
-                             smh), (q, k, do, v, lse, delta) + ((mask,) if mask is not None else ()), (p, ds))
+                        pack("QQQQQQQQQIIIIiifIII", q.addr + qo, k.addr + ko, do.addr + qo, v.addr + ko, p.addr,
+                             ds.addr, lse.addr + ro, delta.addr + ro, m.addr + mo, Sq, Sk, ld, D, D, row, scale,
+                             int(causal), hm, smh), (q, k, do, v, lse, delta) + ((mask,) if mask is not None else ()), (p, ds))
             # dV = P^T dO and dK = dS^T Q (A column-major: m = key is contiguous), dQ = dS K. The last readers of
             # P and dS list them as written, so the next chunk's overwrite waits for them.
             sp, sr = (Sq * ld, 1, ld), (D, row, 1)
