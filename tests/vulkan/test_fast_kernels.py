@@ -147,11 +147,11 @@ def test_kernel_plan():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, ml_dtypes.bfloat16])
 @pytest.mark.parametrize("dn", [NN, NT, TN, (((1,), (2,)), ((0,), (0,)))])
-@pytest.mark.parametrize("shape", [(2, 132, 260, 76), (2, 260, 132, 80)])
+@pytest.mark.parametrize("shape", [(2, 132, 260, 76), (2, 260, 132, 80), (2, 260, 60, 76), (1, 132, 64, 80)])
 def test_simt_gemm_odd_shapes(run, rng, dtype, dn, shape):
     """Shapes that take the fast SIMT kernel (contiguous extents in 4-vectors) but fill no tile evenly; in the
-    second, K is a multiple of the K step, so workgroups whose tiles lie inside A and B load without bounds tests
-    beside ones that test every load."""
+    second and fourth, K is a multiple of the K step, so workgroups whose tiles lie inside A and B load without
+    bounds tests beside ones that test every load. The last two have 64 columns or fewer (128 x 64 tiles)."""
     b, m, n, k = shape
     (lc, rc), _ = dn
     a = rng.standard_normal((b, m, k) if lc == (2,) else (b, k, m)).astype(dtype)
