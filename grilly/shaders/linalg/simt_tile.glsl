@@ -49,23 +49,17 @@ void SIMT_TILE_FN(uint M, uint N, uint K, int abase, int sam, int sak, int bbase
     uint t = gl_LocalInvocationID.x;
     uint ra0 = tile_ra(t), ra1 = ra0 + 4u, cb0 = tile_cb(t), cb1 = cb0 + 8u;
     // This invocation's share of each tile load; (ao, ai) is 4-vector q's (outer, inner) position in the tile,
-    // the inner dimension being the contiguous one.
+    // the inner dimension being the contiguous one: (k, m) for a column-major A, else (m, k); (n, k) for a
+    // column-major B, else (k, n).
+    const uint AIN = A_COLMAJOR != 0 ? BM : BK, BIN = B_COLMAJOR != 0 ? BK : BN;  // contiguous extents
     uint ao[LOADS_A], ai[LOADS_A], bo[LOADS_B], bi[LOADS_B];
     [[unroll]] for (uint r = 0u; r < LOADS_A; ++r) {
         uint q = t + NT * r;
-#if A_COLMAJOR
-        ao[r] = q / (BM / 4u); ai[r] = (q % (BM / 4u)) * 4u;  // k, m
-#else
-        ao[r] = q / (BK / 4u); ai[r] = (q % (BK / 4u)) * 4u;  // m, k
-#endif
+        ao[r] = q / (AIN / 4u); ai[r] = (q % (AIN / 4u)) * 4u;
     }
     [[unroll]] for (uint r = 0u; r < LOADS_B; ++r) {
         uint q = t + NT * r;
-#if B_COLMAJOR
-        bo[r] = q / (BK / 4u); bi[r] = (q % (BK / 4u)) * 4u;  // n, k
-#else
-        bo[r] = q / (BN / 4u); bi[r] = (q % (BN / 4u)) * 4u;  // k, n
-#endif
+        bo[r] = q / (BIN / 4u); bi[r] = (q % (BIN / 4u)) * 4u;
     }
     vec4 ra[LOADS_A], rb[LOADS_B];
     // Whether the workgroup's tiles lie wholly inside A and B: then the loads skip their bounds tests (on an
