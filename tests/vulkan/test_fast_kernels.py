@@ -8,6 +8,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+from grilly.core.backend.vulkan.kernels import attention_scores as KS
 from grilly.core.backend.vulkan.kernels import matmul_fast as MF
 from grilly.lax import attention as A
 from grilly.lax.linalg import dot_general_p
@@ -253,7 +254,7 @@ def test_register_tiled_dkdv(vk, run, rng, monkeypatch, dtype, D, kernel, causal
     cfg = KA.tiled_backward(rt, D)
     if not cfg:
         pytest.skip("this device runs the row-per-invocation backward")
-    monkeypatch.setattr(KA, "GEMM_BWD_SCRATCH", 0)  # float32 would keep P and dS in memory
+    monkeypatch.setattr(KS, "SCORES_SCRATCH", 0)  # float32 would keep P and dS in memory
     names, q, k, v, do, mask = _attention_case(rt, monkeypatch, rng, dtype, D, 16 * 3 + 5,
                                                KA.TILED_DKDV_KEYS[cfg] * 2 + 3)
     params = dict(causal=causal, scale=0.5, has_mask=True)
@@ -266,32 +267,34 @@ def test_register_tiled_dkdv(vk, run, rng, monkeypatch, dtype, D, kernel, causal
 
 
 @pytest.mark.parametrize("D,Sq,Sk,per_head_mask,chunk", [(64, 133, 262, False, 2), (128, 261, 7, True, 3),
-                                                          (36, 9, 130, True, 1)])
+                                                          (36, 9, 130, True, 1), (68, 130, 133, False, 2)])
 @pytest.mark.parametrize("causal", [False, True])
-def test_float32_backward_with_scores_in_memory(vk, run, rng, monkeypatch, D, Sq, Sk, per_head_mask, chunk,
-                                                causal):
-    """The float32 backward that keeps P and dS in memory: partial tiles everywhere, a key count that is not a
-    multiple of 4 (padded rows of P and dS), heads in chunks that do not divide H, per-head or shared masks, a
-    query that sees no key; causal blocks wholly after the diagonal write zeros without their products."""
-    from grilly.core.backend.vulkan.kernels import attention as KA
-
+def test_float32_attention_with_scores_in_memory(vk, run, rng, monkeypatch, D, Sq, Sk, per_head_mask, chunk,
+                                                 causal):
+    """The float32 attention that keeps scores in memory (the forward above head dim 64, the backward above
+    32): partial tiles everywhere, a key count that is not a multiple of 4 (padded score rows), heads in chunks
+    that do not divide H, per-head or shared masks, a query that sees no key; causal blocks wholly after the
+    diagonal skip their products."""
     rt = vk.rt
-    if KA.use_cm2_forward(rt, "f32", D):
-        pytest.skip("float32 never takes the cooperative-matrix kernels")
     H = 5
-    monkeypatch.setattr(KA, "GEMM_BWD_SCRATCH", chunk * 8 * Sq * -(-Sk // 4) * 4)
+    # chunk heads per backward chunk (P and dS), twice as many per forward chunk (S only)
+    monkeypatch.setattr(KS, "SCORES_SCRATCH", chunk * 8 * Sq * -(-Sk // 4) * 4)
     names = _attention_case(rt, monkeypatch, rng, np.float32, D, Sq, Sk)[0]
     q, k, v, do = (rng.standard_normal((2, n, H, D)).astype(np.float32) for n in (Sq, Sk, Sk, Sq))
     mask = rng.random((2, H if per_head_mask else 1, Sq, Sk)) > 0.2
     mask[:, :, 3] = False
     params = dict(causal=causal, scale=0.3, has_mask=True)
-    _, (o, lse) = run(A.flash_attention_p, q, k, v, mask, **params)
+    (o, lse), (o_ref, lse_ref) = run(A.flash_attention_p, q, k, v, mask, **params)
+    np.testing.assert_allclose(o, o_ref, atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(lse, lse_ref, atol=1e-5, rtol=1e-5)
+    fwd_chunks = 2 * -(-H // (2 * chunk)) if D >= KS.FWD_MIN_D else 0
+    assert names.count("attention_scores_fwd_f32") == names.count("flash_fwd_probs_f32") == fwd_chunks
     names.clear()
-    got, want = run(A.flash_attention_bwd_p, q, k, v, o, lse, do, mask, **params)
+    got, want = run(A.flash_attention_bwd_p, q, k, v, o_ref, lse_ref, do, mask, **params)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, atol=1e-4, rtol=1e-4)
     chunks = 2 * -(-H // chunk)
-    assert names.count("flash_bwd_scores_f32") == chunks
+    assert names.count("attention_scores_bwd_f32") == chunks
     tile = "_n64" if D <= 64 else ""
     assert names.count(f"matmul_simt_f32_f32_cr{tile}") == 2 * chunks
     assert names.count(f"matmul_simt_f32_f32_rr{tile}") == chunks

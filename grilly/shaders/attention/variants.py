@@ -40,6 +40,9 @@ def variants(h):
     # 13.6 for the dQ and dK/dV kernels, so D128 keeps those.
     out.append(("flash_bwd_fused_cm2_f16_d64", "attention/flash_bwd_dkdv_cm2.comp",
                 {"HD": "64u", "BQ": "32u", "FUSED_DQ": "1", "NW": "8u"}))
-    # the score-sized products of the float32 backward that keeps P and dS in memory
-    out.append(("flash_bwd_scores_f32", "attention/flash_bwd_scores.comp", {}))
+    # the float32 attention that keeps scores in memory: the score-sized products of the forward and the
+    # backward, and the forward's row softmax
+    out.append(("attention_scores_fwd_f32", "attention/attention_scores.comp", {"FORWARD": "1"}))
+    out.append(("attention_scores_bwd_f32", "attention/attention_scores.comp", {}))
+    out.append(("flash_fwd_probs_f32", "attention/flash_fwd_probs.comp", h.dtype_defines("A", "f32")))
     return out

@@ -6,7 +6,8 @@ dimension and the device's shared-memory limit. On devices with cooperative matr
 head dims 64 and 128 runs flash_fwd_coop.comp instead (tensor cores for Q K^T and P V), or flash_fwd_cm2.comp
 where VK_NV_cooperative_matrix2 keeps the whole online softmax in registers; there the float16 backward runs
 flash_bwd_dq_cm2.comp and flash_bwd_dkdv_cm2.comp (tensor cores for all five products), or at head dim 64, where
-the device adds floats atomically, flash_bwd_dkdv_cm2.comp alone with dQ added up inside it.
+the device adds floats atomically, flash_bwd_dkdv_cm2.comp alone with dQ added up inside it. Float32 at larger head
+dims keeps the scores in memory instead (attention_scores.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import math
 import numpy as np
 
 from grilly.core.aval import ShapedArray
+from grilly.core.backend.vulkan.kernels.attention_scores import gemm_backward, gemm_forward, scores_heads
 from grilly.core.backend.vulkan.kernels.common import code, launch, pack, register
 from grilly.core.errors import BackendError
 
@@ -72,6 +74,10 @@ def _flash_fwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     o, lse = rt.empty(out_avals[0]), rt.empty(out_avals[1])
     B, H, Sq, Sk, D, smb, smh, hm = _sizes(q, k, mask)
     if not B * H * Sq * D:
+        return [o, lse]
+    heads = scores_heads(c, Sq, Sk, D, H, (q, k, v), backward=False)
+    if heads:
+        gemm_forward(rt, (q, k, v, mask), (o, lse), (B, H, Sq, Sk, D, smb, smh, hm), causal, scale, heads)
         return [o, lse]
     dp4, bc = _tiles(rt, D)
     m = mask if mask is not None else q
@@ -151,10 +157,14 @@ def _flash_bwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     if not B * H * D:
         return [dq, dk, dv]
     cm2 = use_cm2_forward(rt, c, D)
-    heads = 0 if cm2 else gemm_backward_heads(rt, c, Sq, Sk, D, H, (q, k, v, do))
+    heads = 0 if cm2 else scores_heads(c, Sq, Sk, D, H, (q, k, v, do), backward=True)
     if heads:
-        return _gemm_bwd(rt, (q, k, v, o, lse, do, mask), (dq, dk, dv), (B, H, Sq, Sk, D, smb, smh, hm), causal,
-                         scale, heads)
+        delta = rt.empty(ShapedArray((B, H, Sq), np.float32))
+        rt.dispatch("flash_bwd_delta_f32", (), rt.grid(-(-B * Sq * H // DELTA_ROWS)),
+                    pack("QQQQIIIII", o.addr, do.addr, delta.addr, delta.addr, B, Sq, H, D, 0), (o, do), (delta,))
+        gemm_backward(rt, (q, k, v, do, lse, delta, mask), (dq, dk, dv), (B, H, Sq, Sk, D, smb, smh, hm), causal,
+                      scale, heads)
+        return [dq, dk, dv]
     tiled = None if cm2 else tiled_backward(rt, D)
     dp4, bc = _tiles(rt, D)
     ln = lanes("bwd", D)
@@ -193,64 +203,6 @@ def _flash_bwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     if fused:
         n = math.prod(q.shape)
         launch(rt, f"convert_f32_{c}", n, pack("QQI", dq_acc.addr, dq.addr, n), (dq_acc,), (dq,))
-    return [dq, dk, dv]
-
-
-# The float32 backward with P and dS in memory: per chunk of heads, one kernel runs the two score-sized products
-# on the SIMT GEMM tile with the softmax algebra fused into their stores (flash_bwd_scores.comp: P, then dS), then
-# dV = P^T dO, dK = dS^T Q and dQ = dS K run as SIMT GEMMs (128 x 64 tiles at head dims up to 64). Five products
-# at GEMM speed, where the flash kernels recompute P in two kernels (seven products) with smaller register tiles.
-GEMM_BWD_SCRATCH = 1 << 30  # bytes of P and dS per chunk of heads
-GEMM_BWD_MIN_D = 33
-
-
-def gemm_backward_heads(rt, dtype_code: str, Sq: int, Sk: int, D: int, H: int, arrays) -> int:
-    """Heads per chunk of the float32 backward that keeps P and dS in memory (see GEMM_BWD_SCRATCH), or 0 where
-    the flash kernels run: other dtypes, head dims of 32 or less (where they are faster: 18.7 ms against 27.8 at
-    B4 H16 S4096 D32 on an H100) or not multiples of 4 (4-vector loads), arrays not 16-byte aligned, or a head
-    whose P and dS exceed the scratch budget."""
-    if dtype_code != "f32" or D % 4 or D < GEMM_BWD_MIN_D or not Sq * Sk or any(x.addr % 16 for x in arrays):
-        return 0
-    return min(H, GEMM_BWD_SCRATCH // (8 * Sq * _pad4(Sk)))
-
-
-def _pad4(n: int) -> int:
-    return -(-n // 4) * 4
-
-
-def _gemm_bwd(rt, ins, outs, dims, causal, scale, heads):
-    from grilly.core.backend.vulkan.kernels.matmul_fast import simt_matmul
-
-    q, k, v, o, lse, do, mask = ins
-    dq, dk, dv = outs
-    B, H, Sq, Sk, D, smb, smh, hm = dims
-    delta = rt.empty(ShapedArray((B, H, Sq), np.float32))
-    rt.dispatch("flash_bwd_delta_f32", (), rt.grid(-(-B * Sq * H // DELTA_ROWS)),
-                pack("QQQQIIIII", o.addr, do.addr, delta.addr, delta.addr, B, Sq, H, D, 0), (o, do), (delta,))
-    ld = _pad4(Sk)  # row stride of P and dS: 4-vector loads need it a multiple of 4
-    p = rt.empty(ShapedArray((heads, Sq, ld), np.float32))
-    ds = rt.empty(ShapedArray((heads, Sq, ld), np.float32))
-    m = mask if mask is not None else q
-    row, f = H * D, 4  # element stride of a sequence position; bytes per element
-    for b in range(B):
-        for h0 in range(0, H, heads):
-            n = min(heads, H - h0)
-            qo, ko = f * (b * Sq * H + h0) * D, f * (b * Sk * H + h0) * D  # chunk offsets in q/do and k/v
-            ro = f * (b * H + h0) * Sq  # in lse and delta
-            mo = b * smb + h0 * smh
-            rt.dispatch("flash_bwd_scores_f32", (), (-(-Sk // 128), -(-Sq // 128), n),
-                        pack("QQQQQQQQQIIIIiifIII", q.addr + qo, k.addr + ko, do.addr + qo, v.addr + ko, p.addr,
-                             ds.addr, lse.addr + ro, delta.addr + ro, m.addr + mo, Sq, Sk, ld, D, D, row, scale,
-                             int(causal), hm, smh), (q, k, do, v, lse, delta) + ((mask,) if mask is not None else ()), (p, ds))
-            # dV = P^T dO and dK = dS^T Q (A column-major: m = key is contiguous), dQ = dS K. The last readers of
-            # P and dS list them as written, so the next chunk's overwrite waits for them.
-            sp, sr = (Sq * ld, 1, ld), (D, row, 1)
-            simt_matmul(rt, p, do, dv, n, Sk, D, Sq, sp, sr, "c", "r", sc=(D, row),
-                        addrs=(p.addr, do.addr + qo, dv.addr + ko), writes=(p,))
-            simt_matmul(rt, ds, q, dk, n, Sk, D, Sq, sp, sr, "c", "r", sc=(D, row),
-                        addrs=(ds.addr, q.addr + qo, dk.addr + ko))
-            simt_matmul(rt, ds, k, dq, n, Sq, D, Sk, (Sq * ld, ld, 1), sr, "r", "r", sc=(D, row),
-                        addrs=(ds.addr, k.addr + ko, dq.addr + qo), writes=(ds,))
     return [dq, dk, dv]
 
 
