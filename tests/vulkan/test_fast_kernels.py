@@ -300,6 +300,36 @@ def test_float32_attention_with_scores_in_memory(vk, run, rng, monkeypatch, D, S
     assert names.count(f"matmul_simt_f32_f32_rr{tile}") == chunks
 
 
+@pytest.mark.parametrize("fits", [2, 0])
+def test_scores_in_memory_halve_their_chunk_when_out_of_memory(vk, run, rng, monkeypatch, fits):
+    """A scratch allocation that runs out of memory halves the chunk of heads (4 -> 2 here); where not even one
+    head's scratch fits, the flash kernels run instead. The results stay those of the reference."""
+    from grilly.core.errors import OutOfMemoryError
+
+    rt = vk.rt
+    D, Sq, Sk, H = 68, 133, 262, 4
+    monkeypatch.setattr(KS, "SCORES_SCRATCH", 1 << 30)
+    names = _attention_case(rt, monkeypatch, rng, np.float32, D, Sq, Sk)[0]
+    real = rt.empty
+
+    def empty(aval):
+        if tuple(aval.shape[1:]) == (Sq, 264) and aval.shape[0] > fits:
+            raise OutOfMemoryError("test: no room for the scratch")
+        return real(aval)
+
+    monkeypatch.setattr(rt, "empty", empty)
+    q, k, v, do = (rng.standard_normal((1, n, H, D)).astype(np.float32) for n in (Sq, Sk, Sk, Sq))
+    params = dict(causal=False, scale=0.3, has_mask=False)
+    (o, lse), (o_ref, lse_ref) = run(A.flash_attention_p, q, k, v, **params)
+    np.testing.assert_allclose(o, o_ref, atol=1e-5, rtol=1e-5)
+    got, want = run(A.flash_attention_bwd_p, q, k, v, o_ref, lse_ref, do, **params)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, atol=1e-4, rtol=1e-4)
+    chunks = H // fits if fits else 0
+    assert names.count("attention_scores_fwd_f32") == chunks and names.count("attention_scores_bwd_f32") == chunks
+    assert any(n.startswith("flash_fwd_") and n != "flash_fwd_probs_f32" for n in names) == (not fits)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, ml_dtypes.bfloat16])
 def test_softmax_layer_norm_kernels(run, rng, dtype):
     x = (rng.standard_normal((7, 300)) * 3).astype(dtype)

@@ -76,8 +76,7 @@ def _flash_fwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     if not B * H * Sq * D:
         return [o, lse]
     heads = scores_heads(c, Sq, Sk, D, H, (q, k, v), backward=False)
-    if heads:
-        gemm_forward(rt, (q, k, v, mask), (o, lse), (B, H, Sq, Sk, D, smb, smh, hm), causal, scale, heads)
+    if gemm_forward(rt, (q, k, v, mask), (o, lse), (B, H, Sq, Sk, D, smb, smh, hm), causal, scale, heads):
         return [o, lse]
     dp4, bc = _tiles(rt, D)
     m = mask if mask is not None else q
@@ -158,12 +157,8 @@ def _flash_bwd(rt, bufs, out_avals, *, causal, scale, has_mask):
         return [dq, dk, dv]
     cm2 = use_cm2_forward(rt, c, D)
     heads = 0 if cm2 else scores_heads(c, Sq, Sk, D, H, (q, k, v, do), backward=True)
-    if heads:
-        delta = rt.empty(ShapedArray((B, H, Sq), np.float32))
-        rt.dispatch("flash_bwd_delta_f32", (), rt.grid(-(-B * Sq * H // DELTA_ROWS)),
-                    pack("QQQQIIIII", o.addr, do.addr, delta.addr, delta.addr, B, Sq, H, D, 0), (o, do), (delta,))
-        gemm_backward(rt, (q, k, v, do, lse, delta, mask), (dq, dk, dv), (B, H, Sq, Sk, D, smb, smh, hm), causal,
-                      scale, heads)
+    if gemm_backward(rt, (q, k, v, o, do, lse, mask), (dq, dk, dv), (B, H, Sq, Sk, D, smb, smh, hm), causal, scale,
+                     heads):
         return [dq, dk, dv]
     tiled = None if cm2 else tiled_backward(rt, D)
     dp4, bc = _tiles(rt, D)

@@ -6,7 +6,8 @@ Where the flash kernels recompute scores inside register-tiled loops, these run 
 - backward (head dims above 32): attention_scores_bwd runs Q K^T and dO V^T for each 128 x 128 block and stores
   P and dS = scale P (dP - delta), then dV = P^T dO, dK = dS^T Q and dQ = dS K are SIMT GEMMs (128 x 64 tiles at
   head dims up to 64): five products where the flash kernels run seven.
-Causal blocks wholly after the diagonal skip their products. On an H100 at B4 H16 S4096 (docs/benchmarks.md):
+Causal blocks wholly after the diagonal skip their products. A chunk is halved while the device has no memory for
+its scratch. On an H100 at B4 H16 S4096 (docs/benchmarks.md):
 backward D64 19.0 ms against 40.2 for the flash kernels, D128 34.8 against 137; forward D128 19.7 against 32.5,
 D80 17.6 against 19.3; at D64 the flash forward is faster, at D32 the flash backward. A head whose scratch
 exceeds SCORES_SCRATCH runs the flash kernels.
@@ -39,6 +40,19 @@ def _pad4(n: int) -> int:
     return -(-n // 4) * 4
 
 
+def _scratch(rt, heads: int, Sq: int, ld: int, count: int):
+    """(heads, buffers): ``count`` float32 (heads, Sq, ld) buffers, with the chunk halved while the device is out
+    of memory; (0, ()) where not even one head fits (the flash kernels need no scratch)."""
+    from grilly.core.errors import OutOfMemoryError
+
+    while heads:
+        try:
+            return heads, tuple(rt.empty(ShapedArray((heads, Sq, ld), np.float32)) for _ in range(count))
+        except OutOfMemoryError:
+            heads //= 2
+    return 0, ()
+
+
 def _chunks(dims, heads):
     """(b, h0, heads in the chunk, byte offsets of the chunk in q-shaped arrays, k-shaped arrays, (B, H, Sq) rows
     and the mask)."""
@@ -58,16 +72,19 @@ def _scores(rt, name, dims, causal, scale, ld, n, a, out, rows, extra=(), reads=
     rt.dispatch(name, (), (-(-Sk // 128), -(-Sq // 128), n), pc, reads, writes)
 
 
-def gemm_forward(rt, ins, outs, dims, causal, scale, heads) -> None:
-    """O and lse of attention (layout (batch, seq, heads, head_dim)) with the scores of ``heads`` heads at a
-    time in memory."""
+def gemm_forward(rt, ins, outs, dims, causal, scale, heads) -> bool:
+    """O and lse of attention (layout (batch, seq, heads, head_dim)) with the scores of up to ``heads`` heads at
+    a time in memory; False (nothing recorded) where the device has no memory for one head's scores."""
     from grilly.core.backend.vulkan.kernels.matmul_fast import simt_matmul
 
     q, k, v, mask = ins
     o, lse = outs
     _, H, Sq, Sk, D, _, _, _ = dims
     ld = _pad4(Sk)  # row stride of S / P: 4-vector loads need it a multiple of 4
-    p = rt.empty(ShapedArray((heads, Sq, ld), np.float32))
+    heads, scratch = _scratch(rt, heads, Sq, ld, 1)
+    if not heads:
+        return False
+    (p,) = scratch
     m = mask if mask is not None else q
     reads = (q, k) + ((mask,) if mask is not None else ())
     for n, qo, ko, ro, mo in _chunks(dims, heads):
@@ -78,18 +95,26 @@ def gemm_forward(rt, ins, outs, dims, causal, scale, heads) -> None:
         # O = P V; listing P as written makes the next chunk's overwrite wait for this read
         simt_matmul(rt, p, v, o, n, Sq, D, Sk, (Sq * ld, ld, 1), (D, H * D, 1), "r", "r", sc=(D, H * D),
                     addrs=(p.addr, v.addr + ko, o.addr + qo), writes=(p,))
+    return True
 
 
-def gemm_backward(rt, ins, outs, dims, causal, scale, heads) -> None:
-    """dQ, dK and dV of attention with P and dS of ``heads`` heads at a time in memory (delta = rowsum(dO O))."""
+def gemm_backward(rt, ins, outs, dims, causal, scale, heads) -> bool:
+    """dQ, dK and dV of attention with P and dS of up to ``heads`` heads at a time in memory; False (nothing
+    recorded) where the device has no memory for one head's."""
+    from grilly.core.backend.vulkan.kernels.attention import DELTA_ROWS
     from grilly.core.backend.vulkan.kernels.matmul_fast import simt_matmul
 
-    q, k, v, do, lse, delta, mask = ins
+    q, k, v, o, do, lse, mask = ins
     dq, dk, dv = outs
-    _, H, Sq, Sk, D, _, _, _ = dims
+    B, H, Sq, Sk, D, _, _, _ = dims
     ld = _pad4(Sk)
-    p = rt.empty(ShapedArray((heads, Sq, ld), np.float32))
-    ds = rt.empty(ShapedArray((heads, Sq, ld), np.float32))
+    heads, scratch = _scratch(rt, heads, Sq, ld, 2)
+    if not heads:
+        return False
+    p, ds = scratch
+    delta = rt.empty(ShapedArray((B, H, Sq), np.float32))  # rowsum(dO O)
+    rt.dispatch("flash_bwd_delta_f32", (), rt.grid(-(-B * Sq * H // DELTA_ROWS)),
+                pack("QQQQIIIII", o.addr, do.addr, delta.addr, delta.addr, B, Sq, H, D, 0), (o, do), (delta,))
     m = mask if mask is not None else q
     reads = (q, k, do, v, lse, delta) + ((mask,) if mask is not None else ())
     row = H * D
@@ -106,3 +131,4 @@ def gemm_backward(rt, ins, outs, dims, causal, scale, heads) -> None:
                     addrs=(ds.addr, q.addr + qo, dk.addr + ko))
         simt_matmul(rt, ds, k, dq, n, Sq, D, Sk, (Sq * ld, ld, 1), sr, "r", "r", sc=(D, row),
                     addrs=(ds.addr, k.addr + ko, dq.addr + qo), writes=(ds,))
+    return True
