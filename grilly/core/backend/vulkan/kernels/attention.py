@@ -156,7 +156,7 @@ def _flash_bwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     if not B * H * D:
         return [dq, dk, dv]
     cm2 = use_cm2_forward(rt, c, D)
-    heads = 0 if cm2 else scores_heads(c, Sq, Sk, D, H, (q, k, v, do), backward=True)
+    heads = scores_heads(c, Sq, Sk, D, H, (q, k, v, do), backward=True)  # (0 for float16, where cm2 runs)
     if gemm_backward(rt, (q, k, v, o, do, lse, mask), (dq, dk, dv), (B, H, Sq, Sk, D, smb, smh, hm), causal, scale,
                      heads):
         return [dq, dk, dv]
@@ -175,12 +175,7 @@ def _flash_bwd(rt, bufs, out_avals, *, causal, scale, has_mask):
     else:
         fused, kv_name, kv_spec, kv_per_wg = False, f"flash_bwd_dkdv_{c}", spec, per_wg
     dq_acc = rt.empty(ShapedArray(q.shape, np.float32)) if fused else None
-    delta = rt.empty(ShapedArray((B, H, Sq), np.float32))
-    if Sq:  # 32 rows of O per workgroup, a subgroup per row
-        zero = dq_acc if fused else delta
-        rt.dispatch(f"flash_bwd_delta_{c}", (), rt.grid(-(-B * Sq * H // DELTA_ROWS)),
-                    pack("QQQQIIIII", o.addr, do.addr, delta.addr, zero.addr, B, Sq, H, D, int(fused)),
-                    (o, do), (delta, zero))
+    delta = bwd_delta(rt, c, o, do, (B, H, Sq, D), zero=dq_acc)
     m = mask if mask is not None else q
     reads = (q, k, v, do, lse, delta) + ((mask,) if mask is not None else ())
     tail = (B, H, Sq, Sk, D, int(causal), scale, smb, smh, hm)
@@ -199,6 +194,20 @@ def _flash_bwd(rt, bufs, out_avals, *, causal, scale, has_mask):
         n = math.prod(q.shape)
         launch(rt, f"convert_f32_{c}", n, pack("QQI", dq_acc.addr, dq.addr, n), (dq_acc,), (dq,))
     return [dq, dk, dv]
+
+
+def bwd_delta(rt, c: str, o, do, dims, zero=None):
+    """delta[b, h, i] = sum over the head dim of dO * O, as a float32 (B, H, Sq) array (32 rows of O per
+    workgroup, a subgroup per row). Where ``zero`` is given (the fused backward's float32 dQ accumulator), the
+    kernel zeroes it too."""
+    B, H, Sq, D = dims
+    delta = rt.empty(ShapedArray((B, H, Sq), np.float32))
+    if Sq:
+        z = delta if zero is None else zero
+        rt.dispatch(f"flash_bwd_delta_{c}", (), rt.grid(-(-B * Sq * H // DELTA_ROWS)),
+                    pack("QQQQIIIII", o.addr, do.addr, delta.addr, z.addr, B, Sq, H, D, int(zero is not None)),
+                    (o, do), (delta, z))
+    return delta
 
 
 # Keys per workgroup of the float16 backward that adds dQ up inside the dK/dV kernel (flash_bwd_fused_cm2_f16_d*),

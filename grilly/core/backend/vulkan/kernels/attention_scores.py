@@ -7,10 +7,10 @@ Where the flash kernels recompute scores inside register-tiled loops, these run 
   P and dS = scale P (dP - delta), then dV = P^T dO, dK = dS^T Q and dQ = dS K are SIMT GEMMs (128 x 64 tiles at
   head dims up to 64): five products where the flash kernels run seven.
 Causal blocks wholly after the diagonal skip their products. A chunk is halved while the device has no memory for
-its scratch. On an H100 at B4 H16 S4096 (docs/benchmarks.md):
-backward D64 19.0 ms against 40.2 for the flash kernels, D128 34.8 against 137; forward D128 19.7 against 32.5,
-D80 17.6 against 19.3; at D64 the flash forward is faster, at D32 the flash backward. A head whose scratch
-exceeds SCORES_SCRATCH runs the flash kernels.
+its scratch; a head whose scratch exceeds SCORES_SCRATCH (or cannot be allocated) runs the flash kernels. On an
+H100 at B4 H16 S4096 (docs/benchmarks.md): backward D64 19.0 ms against 40.2 for the flash kernels, D128 34.8
+against 137; forward D128 19.7 against 32.5, D80 17.6 against 19.3; at D64 the flash forward is faster, at D32
+the flash backward.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from grilly.core.backend.vulkan.kernels.common import pack
 
 SCORES_SCRATCH = 1 << 30  # bytes of score-sized scratch per chunk of heads (2 GiB gained 2% at D64)
 FWD_MIN_D, BWD_MIN_D = 65, 33
-ROW_WG = 256
 
 
 def scores_heads(dtype_code: str, Sq: int, Sk: int, D: int, H: int, arrays, backward: bool) -> int:
@@ -54,8 +53,8 @@ def _scratch(rt, heads: int, Sq: int, ld: int, count: int):
 
 
 def _chunks(dims, heads):
-    """(b, h0, heads in the chunk, byte offsets of the chunk in q-shaped arrays, k-shaped arrays, (B, H, Sq) rows
-    and the mask)."""
+    """Per chunk of heads (within one batch member): (heads in the chunk, byte offsets of its first head in
+    q-shaped arrays, in k-shaped arrays, in (B, H, Sq) arrays, and element offset in the bool mask)."""
     B, H, Sq, Sk, D, smb, smh, _ = dims
     for b in range(B):
         for h0 in range(0, H, heads):
@@ -75,6 +74,7 @@ def _scores(rt, name, dims, causal, scale, ld, n, a, out, rows, extra=(), reads=
 def gemm_forward(rt, ins, outs, dims, causal, scale, heads) -> bool:
     """O and lse of attention (layout (batch, seq, heads, head_dim)) with the scores of up to ``heads`` heads at
     a time in memory; False (nothing recorded) where the device has no memory for one head's scores."""
+    from grilly.core.backend.vulkan.kernels.attention import ROW_WG
     from grilly.core.backend.vulkan.kernels.matmul_fast import simt_matmul
 
     q, k, v, mask = ins
@@ -101,7 +101,7 @@ def gemm_forward(rt, ins, outs, dims, causal, scale, heads) -> bool:
 def gemm_backward(rt, ins, outs, dims, causal, scale, heads) -> bool:
     """dQ, dK and dV of attention with P and dS of up to ``heads`` heads at a time in memory; False (nothing
     recorded) where the device has no memory for one head's."""
-    from grilly.core.backend.vulkan.kernels.attention import DELTA_ROWS
+    from grilly.core.backend.vulkan.kernels.attention import bwd_delta
     from grilly.core.backend.vulkan.kernels.matmul_fast import simt_matmul
 
     q, k, v, o, do, lse, mask = ins
@@ -112,9 +112,7 @@ def gemm_backward(rt, ins, outs, dims, causal, scale, heads) -> bool:
     if not heads:
         return False
     p, ds = scratch
-    delta = rt.empty(ShapedArray((B, H, Sq), np.float32))  # rowsum(dO O)
-    rt.dispatch("flash_bwd_delta_f32", (), rt.grid(-(-B * Sq * H // DELTA_ROWS)),
-                pack("QQQQIIIII", o.addr, do.addr, delta.addr, delta.addr, B, Sq, H, D, 0), (o, do), (delta,))
+    delta = bwd_delta(rt, "f32", o, do, (B, H, Sq, D))
     m = mask if mask is not None else q
     reads = (q, k, do, v, lse, delta) + ((mask,) if mask is not None else ())
     row = H * D
